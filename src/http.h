@@ -1,0 +1,67 @@
+/* http.h -- HTTP/1.1 request parsing (RFC 9112) and response heads.
+ * The parser points into the caller's bytes and is re-run on the whole
+ * buffer as more arrives (the header section is at most HTTP_MAX_HEADER_BYTES,
+ * so this stays cheap); it reports how many bytes the request head used, so
+ * bytes that follow it (a pipelined request, the first WebSocket frames) stay
+ * with the caller. No I/O, no allocation, no logging. */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HTTP_MAX_HEADER_BYTES 8192   /* beyond this: 431 */
+#define HTTP_MAX_HEADERS      64     /* beyond this: 431 */
+
+enum http_err {
+    HTTP_INCOMPLETE   = 0,       /* need more bytes */
+    HTTP_ERR_MALFORMED = -1,     /* 400 */
+    HTTP_ERR_TOO_LARGE = -2,     /* 431: header section or header count */
+    HTTP_ERR_VERSION   = -3,     /* 505: not HTTP/1.x */
+};
+
+struct http_span {
+    const char *p;
+    size_t      len;
+};
+
+struct http_header {
+    struct http_span name, value;   /* value without surrounding blanks */
+};
+
+struct http_request {
+    struct http_span method, target;
+    int minor_version;              /* HTTP/1.<minor_version> */
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t num_headers;
+};
+
+/* Parse a request head from buf[0..len). Returns the number of bytes up to
+ * and including the blank line that ends the head, HTTP_INCOMPLETE, or a
+ * negative enum http_err. Spans in *req point into buf. Obsolete line folding,
+ * bare CR, control characters and whitespace before a colon are rejected. */
+ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req);
+
+/* The value of the first header called name (case-insensitive), or NULL. */
+const struct http_span *http_header_get(const struct http_request *req, const char *name);
+
+/* True when the comma-separated header value has the token (case-insensitive),
+ * e.g. "keep-alive, Upgrade" has "upgrade". */
+bool http_has_token(const struct http_span *value, const char *token);
+
+/* True when span equals the NUL-terminated string s exactly / ignoring case. */
+bool http_span_eq(const struct http_span *span, const char *s);
+bool http_span_case_eq(const struct http_span *span, const char *s);
+
+/* The reason phrase of a status code ("Not Found"), or "Unknown". */
+const char *http_reason(int status);
+
+/* Write "HTTP/1.1 <status> <reason>\r\n" and the Content-Length,
+ * Content-Type (when not NULL) and Connection headers, then the caller's
+ * extra header lines (each ending in \r\n, or NULL) and the blank line.
+ * Returns the length, or 0 when it does not fit in cap bytes. */
+size_t http_write_head(char *out, size_t cap, int status, const char *content_type,
+                       size_t content_length, bool keep_alive, const char *extra);
+
+#endif

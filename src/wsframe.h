@@ -1,0 +1,73 @@
+/* wsframe.h -- RFC 6455 §5.2 frames, parsed incrementally whatever the split,
+ * and the frame-header writer both sides use (masking is a parameter).
+ * Mechanism only: whether an opcode, a reserved bit or a missing mask is
+ * acceptable is decided by ws.c, which turns every error into close 1002.
+ * No I/O, no allocation, no logging. */
+#ifndef WSFRAME_H
+#define WSFRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum ws_opcode {                 /* §5.2; 3-7 and 0xB-0xF are reserved */
+    WS_OP_CONT   = 0x0,
+    WS_OP_TEXT   = 0x1,
+    WS_OP_BINARY = 0x2,
+    WS_OP_CLOSE  = 0x8,
+    WS_OP_PING   = 0x9,
+    WS_OP_PONG   = 0xA,
+};
+
+enum wsframe_err {
+    WSFRAME_ERR_LENGTH = -1,     /* 64-bit length with the top bit set, or a
+                                    length not in its minimal encoding (§5.2) */
+};
+
+#define WSFRAME_MAX_HEADER 14    /* 2 + 8 extended length + 4 mask */
+
+struct wsframe_parser {          /* zero it before the first frame */
+    bool     fin, masked;
+    uint8_t  rsv;                /* the three RSV bits, as (b0 >> 4) & 7 */
+    uint8_t  opcode;
+    uint8_t  mask[4];            /* valid once the header is complete */
+    uint8_t  hdr[WSFRAME_MAX_HEADER], hdr_len, hdr_need;   /* a split header */
+    bool     header_done;
+    uint64_t payload_len, payload_seen;
+};
+
+/* Consume bytes of buf[0..len): first only the header, up to its last byte
+ * (so the caller can check it before any payload), then payload up to the
+ * end of the frame. Returns how many bytes were consumed (0..len) or a
+ * negative enum wsframe_err. Masked payload is unmasked in place; *data and
+ * *data_len (always set) give this call's payload bytes, inside buf. */
+ssize_t wsframe_feed(struct wsframe_parser *p, uint8_t *buf, size_t len,
+                     const uint8_t **data, size_t *data_len);
+
+static inline bool wsframe_header_done(const struct wsframe_parser *p)
+{
+    return p->header_done;
+}
+
+/* The whole frame, header and payload, has been consumed. */
+static inline bool wsframe_done(const struct wsframe_parser *p)
+{
+    return p->header_done && p->payload_seen == p->payload_len;
+}
+
+/* Get ready for the next frame. */
+void wsframe_reset(struct wsframe_parser *p);
+
+/* Write a frame header for a payload of payload_len bytes into out; mask is
+ * NULL for an unmasked (server) frame, else the 4-byte key a client chose.
+ * Returns the header length (2..14). */
+size_t wsframe_write_header(uint8_t out[WSFRAME_MAX_HEADER], bool fin,
+                            enum ws_opcode opcode, uint64_t payload_len,
+                            const uint8_t *mask);
+
+/* XOR data[0..len) with the key, as if data started at byte `offset` of the
+ * payload (§5.3); masking and unmasking are the same operation. */
+void wsframe_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset);
+
+#endif
