@@ -4,7 +4,6 @@
 
 #include "check.h"
 
-
 /* RFC 3174 §7.3, TEST1..TEST4 with their repeat counts. */
 #define TEST1 "abc"
 #define TEST2 "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
