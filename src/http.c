@@ -135,7 +135,7 @@ static int parse_header(const struct http_span *line, struct http_header *h)
 /* Header lines up to the blank line; returns the head's length, or 0 / an
  * error like http_parse_request(). */
 static ssize_t parse_headers(const char *buf, size_t end, size_t pos,
-                             struct http_request *req)
+                             struct http_header *headers, size_t *num_headers)
 {
     struct http_span line;
     int r;
@@ -143,12 +143,12 @@ static ssize_t parse_headers(const char *buf, size_t end, size_t pos,
     while ((r = next_line(buf, end, &pos, &line)) == 1) {
         if (line.len == 0)
             return (ssize_t)pos;
-        if (req->num_headers == HTTP_MAX_HEADERS)
+        if (*num_headers == HTTP_MAX_HEADERS)
             return HTTP_ERR_TOO_LARGE;
-        r = parse_header(&line, &req->headers[req->num_headers]);
+        r = parse_header(&line, &headers[*num_headers]);
         if (r < 0)
             return r;
-        req->num_headers++;
+        (*num_headers)++;
     }
     return r;
 }
@@ -169,7 +169,46 @@ ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req
     if (r == 1)
         r = parse_request_line(&line, req);
     if (r == 1)
-        r = parse_headers(buf, end, pos, req);
+        r = parse_headers(buf, end, pos, req->headers, &req->num_headers);
+    if (r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES)
+        return HTTP_ERR_TOO_LARGE;
+    return r;
+}
+
+/* --- status line (RFC 9112 §4), for the client side ------------------------ */
+
+/* HTTP-version SP 3DIGIT SP [ reason-phrase ] */
+static int parse_status_line(const struct http_span *line, struct http_response *res)
+{
+    const char *s = line->p;
+    if (line->len < 12 || s[8] != ' ' || (line->len > 12 && s[12] != ' '))
+        return HTTP_ERR_MALFORMED;
+    int r = parse_version(s, 8, &res->minor_version);
+    if (r < 0)
+        return r;
+    res->status = 0;
+    for (int i = 9; i < 12; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return HTTP_ERR_MALFORMED;
+        res->status = res->status * 10 + (s[i] - '0');
+    }
+    size_t skip = line->len > 12 ? 13 : 12;
+    res->reason = (struct http_span){ s + skip, line->len - skip };
+    return 1;
+}
+
+ssize_t http_parse_response(const char *buf, size_t len, struct http_response *res)
+{
+    size_t end = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
+    size_t pos = 0;
+    struct http_span line;
+
+    res->num_headers = 0;
+    ssize_t r = next_line(buf, end, &pos, &line);
+    if (r == 1)
+        r = parse_status_line(&line, res);
+    if (r == 1)
+        r = parse_headers(buf, end, pos, res->headers, &res->num_headers);
     if (r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES)
         return HTTP_ERR_TOO_LARGE;
     return r;
@@ -189,12 +228,18 @@ bool http_span_case_eq(const struct http_span *span, const char *s)
     return span->len == n && case_eq(span->p, s, n);
 }
 
+const struct http_span *http_find_header(const struct http_header *headers, size_t n,
+                                         const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (http_span_case_eq(&headers[i].name, name))
+            return &headers[i].value;
+    return NULL;
+}
+
 const struct http_span *http_header_get(const struct http_request *req, const char *name)
 {
-    for (size_t i = 0; i < req->num_headers; i++)
-        if (http_span_case_eq(&req->headers[i].name, name))
-            return &req->headers[i].value;
-    return NULL;
+    return http_find_header(req->headers, req->num_headers, name);
 }
 
 /* #element lists (RFC 9110 §5.6.1): elements split at commas, blanks around

@@ -43,8 +43,21 @@ struct http_request {
  * bare CR, control characters and whitespace before a colon are rejected. */
 ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req);
 
+struct http_response {           /* for the client side */
+    int minor_version;
+    int status;
+    struct http_span reason;
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t num_headers;
+};
+
+/* Parse a response head (status line and headers) like a request head. */
+ssize_t http_parse_response(const char *buf, size_t len, struct http_response *res);
+
 /* The value of the first header called name (case-insensitive), or NULL. */
 const struct http_span *http_header_get(const struct http_request *req, const char *name);
+const struct http_span *http_find_header(const struct http_header *headers, size_t n,
+                                         const char *name);
 
 /* True when the comma-separated header value has the token (case-insensitive),
  * e.g. "keep-alive, Upgrade" has "upgrade". */

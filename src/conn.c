@@ -1,0 +1,499 @@
+/* conn.c -- see conn.h. The path of a byte: the reactor calls
+ * conn_on_readable(), which reads into a scratch buffer shared by every
+ * connection of the thread and hands the bytes to the HTTP hook or to ws.c;
+ * their replies are gathered by conn_send*() into one batch that
+ * conn_flush() writes with one writev(). Only what the socket refuses is
+ * copied (into the output queue). */
+#include "conn.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "http.h"
+
+#define SCRATCH_BYTES      (256 * 1024)
+#define BATCH_IOVS         64
+#define BATCH_COPY_BYTES   (16 * 1024)
+#define PAUSE_READ_BYTES   (1024 * 1024)   /* own output backlog that stops reading */
+#define RESUME_READ_BYTES  (256 * 1024)
+#define READ_ROUNDS        8
+
+/* The bytes of one read. Replies may point into it until conn_flush(). */
+static _Thread_local uint8_t scratch[SCRATCH_BYTES];
+
+/* Output gathered for one connection (the owner) since its last flush. */
+static _Thread_local struct {
+    struct conn  *owner;
+    int           count;
+    struct iovec  iov[BATCH_IOVS];
+    struct msg   *msg[BATCH_IOVS];     /* the reference behind iov[i], or NULL */
+    size_t        copy_len;
+    uint8_t       copy[BATCH_COPY_BYTES];
+} batch;
+
+static const struct reactor_ops conn_ops;
+
+/* --- watching ------------------------------------------------------------ */
+
+static bool wants_input(const struct conn *c)
+{
+    return c->phase != CONN_CLOSED && c->phase != CONN_FLUSHING && !c->read_paused;
+}
+
+static void update_watch(struct conn *c)
+{
+    if (c->phase == CONN_CLOSED)
+        return;
+    if (reactor_modify(c->env->reactor, &c->watch, wants_input(c), !outq_empty(&c->out)) < 0)
+        conn_abort(c, "epoll_ctl failed");
+}
+
+/* --- creation and the end ----------------------------------------------- */
+
+struct conn *conn_new(struct conn_env *env, int fd, size_t size, enum conn_role role,
+                      const struct conn_hooks *hooks, const struct net_addr *peer)
+{
+    assert(size >= sizeof(struct conn));
+    struct conn *c = calloc(1, size);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->watch = (struct reactor_watch){ &conn_ops, fd, 0 };
+    c->env = env;
+    c->hooks = hooks;
+    c->role = (uint8_t)role;
+    c->phase = CONN_HTTP;
+    c->close_code = 1006;        /* §7.1.5: no Close frame (yet) */
+    if (peer)
+        c->peer = *peer;
+    c->active_ms = env->now_ms;
+    if (reactor_add(env->reactor, &c->watch, true, false) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->next = env->all;
+    if (env->all)
+        env->all->prev = c;
+    env->all = c;
+    env->count++;
+    return c;
+}
+
+static void batch_drop(void)
+{
+    for (int i = 0; i < batch.count; i++)
+        if (batch.msg[i])
+            msg_unref(batch.msg[i]);
+    batch.owner = NULL;
+    batch.count = 0;
+    batch.copy_len = 0;
+}
+
+static void conn_release(void *p)
+{
+    struct conn *c = p;
+    if (c->hooks->on_closed)
+        c->hooks->on_closed(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->env->all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->env->count--;
+    free(c);
+}
+
+void conn_abort(struct conn *c, const char *reason)
+{
+    if (c->phase == CONN_CLOSED)
+        return;
+    if (batch.owner == c)
+        batch_drop();
+    c->phase = CONN_CLOSED;
+    c->end_reason = reason;
+    outq_clear(&c->out);
+    buf_free(&c->in);
+    reactor_close(c->env->reactor, &c->watch);
+    reactor_defer_free(c->env->reactor, conn_release, c);
+}
+
+static void set_deadline(struct conn *c)
+{
+    uint32_t t = c->env->close_timeout_ms;
+    c->deadline_ms = t ? c->env->now_ms + t : 0;
+}
+
+void conn_finish(struct conn *c)
+{
+    if (c->phase == CONN_CLOSED)
+        return;
+    conn_flush(c);
+    if (c->phase == CONN_CLOSED)
+        return;
+    if (outq_empty(&c->out)) {
+        conn_abort(c, c->end_reason ? c->end_reason : "closed");
+        return;
+    }
+    c->phase = CONN_FLUSHING;
+    set_deadline(c);
+    update_watch(c);
+}
+
+static void shut_down_writing(struct conn *c)
+{
+    if (!c->shut_wr && shutdown(c->watch.fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+        conn_abort(c, strerror(errno));
+        return;
+    }
+    c->shut_wr = true;
+}
+
+void conn_linger(struct conn *c)
+{
+    if (c->phase == CONN_CLOSED || c->phase == CONN_LINGER)
+        return;
+    conn_flush(c);
+    if (c->phase == CONN_CLOSED)
+        return;
+    c->phase = CONN_LINGER;
+    c->read_paused = false;      /* drain what the peer still sends */
+    buf_free(&c->in);
+    set_deadline(c);
+    if (outq_empty(&c->out))
+        shut_down_writing(c);
+    update_watch(c);
+}
+
+/* --- output ------------------------------------------------------------- */
+
+/* Write the queue until the socket is full or the queue empty. */
+static void write_queue(struct conn *c)
+{
+    while (!outq_empty(&c->out)) {
+        struct iovec iov[BATCH_IOVS];
+        int n = outq_iov(&c->out, iov, BATCH_IOVS);
+        ssize_t w = writev(c->watch.fd, iov, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            break;
+        if (w < 0) {
+            conn_abort(c, strerror(errno));
+            return;
+        }
+        size_t offered = 0;
+        for (int i = 0; i < n; i++)
+            offered += iov[i].iov_len;
+        outq_consume(&c->out, (size_t)w);
+        if ((size_t)w < offered)
+            break;               /* the socket buffer is full */
+    }
+}
+
+/* The queue changed: apply backpressure and finish closes that waited for it. */
+static void after_output(struct conn *c)
+{
+    size_t pending = conn_pending(c);
+    if (!c->read_paused && pending > PAUSE_READ_BYTES)
+        c->read_paused = true;
+    else if (c->read_paused && pending <= RESUME_READ_BYTES)
+        c->read_paused = false;
+    if (pending == 0 && c->phase == CONN_FLUSHING) {
+        conn_abort(c, c->end_reason ? c->end_reason : "closed");
+        return;
+    }
+    if (pending == 0 && c->phase == CONN_LINGER)
+        shut_down_writing(c);
+    update_watch(c);
+}
+
+static void conn_on_writable(struct reactor_watch *w)
+{
+    struct conn *c = (struct conn *)w;
+    write_queue(c);
+    if (c->phase != CONN_CLOSED)
+        after_output(c);
+}
+
+/* Whatever the socket did not take from the batch goes into the queue. */
+static void queue_rest_of_batch(struct conn *c, size_t written)
+{
+    for (int i = 0; i < batch.count; i++) {
+        struct iovec *v = &batch.iov[i];
+        size_t skip = written < v->iov_len ? written : v->iov_len;
+        written -= skip;
+        if (skip == v->iov_len) {
+            if (batch.msg[i])
+                msg_unref(batch.msg[i]);
+        } else if (batch.msg[i]) {
+            struct msg *m = batch.msg[i];
+            outq_push_msg(&c->out, m, (size_t)((uint8_t *)v->iov_base - m->data) + skip);
+        } else {
+            outq_push_copy(&c->out, (uint8_t *)v->iov_base + skip, v->iov_len - skip);
+        }
+    }
+    batch.owner = NULL;
+    batch.count = 0;
+    batch.copy_len = 0;
+}
+
+void conn_flush(struct conn *c)
+{
+    if (batch.owner != c || c->phase == CONN_CLOSED)
+        return;
+    ssize_t w;
+    do
+        w = writev(c->watch.fd, batch.iov, batch.count);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN) {
+        conn_abort(c, strerror(errno));
+        return;
+    }
+    queue_rest_of_batch(c, w < 0 ? 0 : (size_t)w);
+    after_output(c);
+}
+
+void conn_flush_pending(void)
+{
+    if (batch.owner)
+        conn_flush(batch.owner);
+}
+
+/* Make c the batch owner; false if its output must go to the queue. */
+static bool batch_claim(struct conn *c)
+{
+    if (batch.owner != c) {
+        if (batch.owner)
+            conn_flush(batch.owner);
+        if (!outq_empty(&c->out))
+            return false;        /* keep order: behind what is queued */
+        batch.owner = c;
+    }
+    if (batch.count == BATCH_IOVS) {
+        conn_flush(c);
+        if (c->phase == CONN_CLOSED || !outq_empty(&c->out))
+            return false;
+        batch.owner = c;
+    }
+    return true;
+}
+
+static void batch_add(struct conn *c, const void *p, size_t n, struct msg *m)
+{
+    (void)c;
+    batch.iov[batch.count] = (struct iovec){ (void *)p, n };
+    batch.msg[batch.count] = m;
+    batch.count++;
+}
+
+void conn_send(struct conn *c, const void *p, size_t n)
+{
+    if (c->phase == CONN_CLOSED || n == 0)
+        return;
+    if (batch_claim(c))
+        batch_add(c, p, n, NULL);
+    else if (c->phase != CONN_CLOSED)
+        outq_push_copy(&c->out, p, n);
+}
+
+void conn_send_copy(struct conn *c, const void *p, size_t n)
+{
+    if (c->phase == CONN_CLOSED || n == 0)
+        return;
+    if (batch.owner == c && batch.copy_len + n > BATCH_COPY_BYTES)
+        conn_flush(c);
+    if (n > BATCH_COPY_BYTES || !batch_claim(c)) {
+        if (c->phase != CONN_CLOSED)
+            outq_push_copy(&c->out, p, n);   /* large or queued: copy once, there */
+        return;
+    }
+    uint8_t *dst = batch.copy + batch.copy_len;
+    memcpy(dst, p, n);
+    batch.copy_len += n;
+    batch_add(c, dst, n, NULL);
+}
+
+void conn_send_msg(struct conn *c, struct msg *m)
+{
+    if (c->phase == CONN_CLOSED || m->len == 0)
+        return;
+    if (batch_claim(c))
+        batch_add(c, m->data, m->len, msg_ref(m));
+    else if (c->phase != CONN_CLOSED)
+        outq_push_msg(&c->out, msg_ref(m), 0);
+}
+
+void conn_send_urgent(struct conn *c, const void *p, size_t n)
+{
+    if (c->phase == CONN_CLOSED)
+        return;
+    if (outq_empty(&c->out)) {
+        conn_send_copy(c, p, n);  /* nothing is waiting: in order is in front */
+        return;
+    }
+    outq_push_urgent(&c->out, p, n);
+    update_watch(c);
+}
+
+/* --- input -------------------------------------------------------------- */
+
+/* The HTTP phase. A head that arrives whole is parsed where it lies; one that
+ * arrives in pieces is collected in c->in, but never more of this read than
+ * the head can use, so bytes after it (frames, a pipelined request) stay in
+ * buf. Returns bytes of buf used, or -1 if the connection failed. */
+static ssize_t http_input(struct conn *c, uint8_t *buf, size_t len)
+{
+    if (c->in.len == 0) {
+        ssize_t r = c->hooks->on_http(c, buf, len);
+        if (r == 0 && c->phase == CONN_HTTP)
+            buf_append(&c->in, buf, len);
+        return r == 0 ? (ssize_t)len : r;
+    }
+    size_t old = c->in.len;
+    size_t take = HTTP_MAX_HEADER_BYTES + 1 - old;
+    if (take > len)
+        take = len;
+    buf_append(&c->in, buf, take);
+    ssize_t r = c->hooks->on_http(c, c->in.data, c->in.len);
+    if (r <= 0)
+        return r < 0 ? r : (ssize_t)take;
+    assert((size_t)r > old);
+    buf_free(&c->in);
+    return r - (ssize_t)old;
+}
+
+static void conn_input(struct conn *c, uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        switch (c->phase) {
+        case CONN_HTTP: {
+            ssize_t used = http_input(c, buf, len);
+            if (used < 0)
+                return;
+            buf += used;
+            len -= (size_t)used;
+            break;
+        }
+        case CONN_WS:
+        case CONN_CLOSING:
+            c->hooks->on_frames(c, buf, len);
+            return;
+        default:                 /* lingering or closed: the bytes are dropped */
+            return;
+        }
+    }
+}
+
+static void peer_closed(struct conn *c)
+{
+    if (c->phase == CONN_LINGER)
+        conn_abort(c, c->end_reason ? c->end_reason : "closed");
+    else
+        conn_abort(c, "peer closed the connection");
+}
+
+/* At most READ_ROUNDS reads, so one fast peer cannot starve the rest; a read
+ * that did not fill the scratch buffer means the socket is drained. */
+static void conn_on_readable(struct reactor_watch *w)
+{
+    struct conn *c = (struct conn *)w;
+    for (int round = 0; round < READ_ROUNDS && wants_input(c); round++) {
+        ssize_t n = read(c->watch.fd, scratch, sizeof scratch);
+        if (n > 0) {
+            c->active_ms = c->env->now_ms;
+            conn_input(c, scratch, (size_t)n);
+            conn_flush_pending();
+            if ((size_t)n < sizeof scratch)
+                return;
+        } else if (n == 0) {
+            peer_closed(c);
+            return;
+        } else if (errno == EAGAIN) {
+            return;
+        } else if (errno != EINTR) {
+            conn_abort(c, strerror(errno));
+            return;
+        }
+    }
+}
+
+static const struct reactor_ops conn_ops = { conn_on_readable, conn_on_writable };
+
+/* --- lists of connections ------------------------------------------------ */
+
+void conn_list_add(struct conn_list *l, struct conn *c)
+{
+    c->peer_prev = NULL;
+    c->peer_next = l->head;
+    if (l->head)
+        l->head->peer_prev = c;
+    l->head = c;
+    l->count++;
+}
+
+void conn_list_remove(struct conn_list *l, struct conn *c)
+{
+    if (c->peer_prev)
+        c->peer_prev->peer_next = c->peer_next;
+    else
+        l->head = c->peer_next;
+    if (c->peer_next)
+        c->peer_next->peer_prev = c->peer_prev;
+    c->peer_prev = c->peer_next = NULL;
+    l->count--;
+}
+
+/* --- the loop ----------------------------------------------------------- */
+
+void conn_env_init(struct conn_env *env, struct reactor *r)
+{
+    *env = (struct conn_env){ .reactor = r, .now_ms = clock_mono_ms() };
+}
+
+static void tick_one(struct conn *c)
+{
+    uint64_t now = c->env->now_ms;
+    switch (c->phase) {
+    case CONN_HTTP:
+    case CONN_WS:
+        if (c->hooks->on_tick)
+            c->hooks->on_tick(c);
+        break;
+    case CONN_CLOSING:
+    case CONN_FLUSHING:
+    case CONN_LINGER:
+        if (c->deadline_ms && now >= c->deadline_ms)
+            conn_abort(c, c->phase == CONN_CLOSING ? "no Close from peer in time"
+                                                   : "peer did not close in time");
+        break;
+    default:
+        break;
+    }
+    /* An idle connection owns no input buffer (STYLE: memory). */
+    if (c->phase != CONN_CLOSED && c->in.len == 0 && c->in.cap > 0
+        && now - c->active_ms >= 1000)
+        buf_free(&c->in);
+}
+
+void conn_env_tick(struct conn_env *env)
+{
+    env->now_ms = clock_mono_ms();
+    for (struct conn *c = env->all, *next; c; c = next) {
+        next = c->next;          /* c may close; it is freed only later */
+        tick_one(c);
+    }
+}
+
+void conn_env_abort_all(struct conn_env *env, const char *reason)
+{
+    for (struct conn *c = env->all; c; c = c->next)
+        conn_abort(c, reason);
+}

@@ -1,0 +1,163 @@
+/* conn.h -- one connection, server or client side: its socket, its phase
+ * (HTTP, WebSocket, closing), the bytes of an unfinished request or message,
+ * its output queue and its deadlines. It reads and writes; what the bytes
+ * mean is left to the HTTP hook of whoever made the connection (server.c,
+ * wsclient.c) and, after the upgrade, to ws.c and the endpoint.
+ *
+ * Output: conn_send*() gather a connection's output into one writev() per
+ * batch (for /echo, every reply to one read goes out in one system call);
+ * what the socket does not take is queued (outq.h) and EPOLLOUT is watched
+ * only while the queue is not empty. */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "buf.h"
+#include "net.h"
+#include "outq.h"
+#include "reactor.h"
+#include "utf8.h"
+#include "wsframe.h"
+
+struct conn;
+struct endpoint;
+
+enum conn_phase {
+    CONN_HTTP,                   /* reading a request (server) or response (client) */
+    CONN_WS,                     /* WebSocket open */
+    CONN_CLOSING,                /* our Close sent, waiting for the peer's (§7.1.2) */
+    CONN_FLUSHING,               /* closing handshake done: close once output is out */
+    CONN_LINGER,                 /* failed: flush, shut down writing, drain input */
+    CONN_CLOSED,                 /* gone; freed after the current batch */
+};
+
+enum conn_role { CONN_SERVER, CONN_CLIENT };
+
+/* What the creator of a connection handles: the HTTP phase, and the end. */
+struct conn_hooks {
+    /* Bytes of an HTTP head have arrived (buf holds everything not consumed
+     * yet). Return the bytes used by one complete head, 0 to wait for more,
+     * or -1 after having closed or failed the connection. */
+    ssize_t (*on_http)(struct conn *c, const uint8_t *buf, size_t len);
+    /* WebSocket bytes (phases WS and CLOSING): all of them are consumed. */
+    void (*on_frames)(struct conn *c, uint8_t *buf, size_t len);
+    /* A few times a second for connections in phase HTTP or WS: apply
+     * deadlines and keepalive (c->env->now_ms is current). */
+    void (*on_tick)(struct conn *c);
+    /* After the batch in which the connection closed, just before it is
+     * freed: the place to unlink it from lists and to tell others. */
+    void (*on_closed)(struct conn *c);
+};
+
+/* What the connections of one loop (one thread) share. */
+struct conn_env {
+    struct reactor *reactor;
+    struct conn    *all;                 /* every live connection */
+    size_t          count;
+    uint64_t        now_ms;              /* monotonic, refreshed by conn_env_tick */
+    /* Limits (0 = none). */
+    size_t          max_pending;         /* queued bytes a pushed message may find */
+    uint32_t        header_timeout_ms;   /* request head must be complete by then */
+    uint32_t        ping_interval_ms;    /* keepalive ping after this much silence */
+    uint32_t        close_timeout_ms;    /* wait for the peer's Close or EOF */
+};
+
+struct conn {
+    struct reactor_watch watch;          /* first: the reactor hands it back */
+    struct conn_env     *env;
+    const struct conn_hooks *hooks;
+    const struct endpoint   *ep;         /* set by the upgrade */
+    struct conn *prev, *next;            /* env->all */
+    struct conn *peer_prev, *peer_next;  /* the endpoint's list of its clients */
+    struct outq  out;
+    struct buf   in;                     /* HTTP head or message so far */
+    struct wsframe_parser frame;
+    struct utf8_validator utf8;          /* the text message in progress */
+    uint8_t  phase;                      /* enum conn_phase */
+    uint8_t  role;                       /* enum conn_role */
+    uint8_t  msg_opcode;                 /* WS_OP_TEXT/BINARY while assembling, else 0 */
+    bool     read_paused;                /* output backlog: let TCP push back */
+    bool     shut_wr;                    /* lingering: our FIN is sent */
+    bool     ping_outstanding;
+    uint16_t close_code;                 /* sent or received; 1006 if none */
+    struct net_addr peer;
+    uint64_t active_ms;                  /* last input */
+    uint64_t deadline_ms;                /* phase deadline, 0 = none */
+    const char *end_reason;              /* why it closed, for the last log line */
+    union {                              /* the endpoint's own per-connection state */
+        uint64_t u64;
+        void    *ptr;
+    } ep_state;
+};
+
+/* Take over a connected, non-blocking socket. size >= sizeof(struct conn)
+ * lets a caller embed the connection first in a bigger struct. NULL if the
+ * reactor refuses the fd (the fd is then closed). */
+struct conn *conn_new(struct conn_env *env, int fd, size_t size, enum conn_role role,
+                      const struct conn_hooks *hooks, const struct net_addr *peer);
+
+/* --- output ------------------------------------------------------------- */
+
+/* Send p[0..n). The bytes must stay valid until conn_flush(c), which runs at
+ * the latest when the current reactor callback returns (scratch input,
+ * static data). */
+void conn_send(struct conn *c, const void *p, size_t n);
+/* Send a copy of p[0..n) (small, short-lived data: headers, formatted JSON). */
+void conn_send_copy(struct conn *c, const void *p, size_t n);
+/* Send a shared message; the connection takes its own reference. */
+void conn_send_msg(struct conn *c, struct msg *m);
+/* Send a complete control frame ahead of queued data. */
+void conn_send_urgent(struct conn *c, const void *p, size_t n);
+/* Write what was gathered for c; queue what the socket does not take. */
+void conn_flush(struct conn *c);
+/* Write what was gathered, whichever connection it is for: call it at the
+ * end of any callback that sent (conn_on_readable does it itself). */
+void conn_flush_pending(void);
+
+/* Bytes waiting for the socket. */
+static inline size_t conn_pending(const struct conn *c)
+{
+    return c->out.bytes;
+}
+
+/* --- the end -------------------------------------------------------------- */
+
+/* Close the socket now, no goodbye (the peer is gone or hopeless). */
+void conn_abort(struct conn *c, const char *reason);
+/* Send what is queued, then close; used when the closing handshake is done. */
+void conn_finish(struct conn *c);
+/* Send what is queued, shut down writing, and discard input until the peer
+ * closes or close_timeout_ms passes: the graceful end of a failed request or
+ * connection, so that our last words are not lost to a TCP reset. */
+void conn_linger(struct conn *c);
+
+static inline bool conn_is_closing(const struct conn *c)
+{
+    return c->phase >= CONN_FLUSHING;
+}
+
+/* --- lists of connections (an endpoint's clients) ---------------------- */
+
+struct conn_list {               /* linked through peer_prev / peer_next */
+    struct conn *head;
+    size_t count;
+};
+
+void conn_list_add(struct conn_list *l, struct conn *c);
+void conn_list_remove(struct conn_list *l, struct conn *c);
+
+/* --- the loop ------------------------------------------------------------- */
+
+void conn_env_init(struct conn_env *env, struct reactor *r);
+/* Refresh env->now_ms and apply deadlines: header timeouts, keepalive pings
+ * and ping timeouts, closing-handshake deadlines; free idle buffers. Call it
+ * a few times a second. */
+void conn_env_tick(struct conn_env *env);
+/* Close every connection at once (after the graceful part of a shutdown). */
+void conn_env_abort_all(struct conn_env *env, const char *reason);
+
+#endif

@@ -1,0 +1,26 @@
+/* main.c -- picks the subcommand and calls it; nothing else. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "server.h"
+
+static int serve(int argc, char **argv, int first)
+{
+    struct server_config cfg;
+    bool done;
+    int rc = config_server(&cfg, argc, argv, first, &done);
+    return done ? rc : server_run(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (strcmp(cmd, "--version") == 0) {
+        printf("wspulse %s\n", WSPULSE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return serve(argc, argv, 2);
+    return serve(argc, argv, 1);
+}

@@ -1,0 +1,534 @@
+/* server.c -- `wspulse serve`: the reactor, the listening socket, the
+ * timers and signals, and the route table that maps every URL to what
+ * answers it. HTTP requests are answered here; WebSocket traffic belongs to
+ * ws.c and the endpoints once the handshake is done. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "endpoint.h"
+#include "handshake.h"
+#include "http.h"
+#include "log.h"
+#include "net.h"
+#include "static.h"
+#include "stats.h"
+#include "ws.h"
+
+#define SWEEP_MS        250      /* deadlines and keepalive checks */
+#define FD_RESERVE      64       /* descriptors kept for everything but clients */
+#define STATS_BODY_MAX  (16 * 1024)
+
+static struct {
+    const struct server_config *cfg;
+    struct reactor reactor;
+    struct conn_env env;
+    struct reactor_watch listener;
+    struct reactor_timer sweep;
+    int spare_fd;                /* given up to answer 503 when out of fds */
+    size_t max_conns;            /* WebSocket connections at once */
+    size_t ws_conns;
+    bool draining;
+    uint64_t drain_deadline_ms;
+} server = { .spare_fd = -1 };
+
+/* --- the route table: every URL on one screen ---------------------------- */
+
+struct request {                 /* what a handler needs of a request */
+    const struct http_request *http;
+    const char *path;
+    size_t path_len;
+    bool head;                   /* HEAD: the headers of the GET, no body */
+    bool keep_alive;
+};
+
+static void page_healthz(struct conn *c, const struct request *r);
+static void page_readyz(struct conn *c, const struct request *r);
+static void page_stats(struct conn *c, const struct request *r);
+static void page_metrics(struct conn *c, const struct request *r);
+
+static const struct route {
+    const char *path;
+    struct endpoint *ws;         /* the WebSocket endpoint here, if any */
+    void (*page)(struct conn *c, const struct request *r);  /* a built-in page */
+} routes[] = {
+    { "/ws",      &ep_ticks, NULL },
+    { "/ticks",   &ep_ticks, NULL },
+    { "/echo",    &ep_echo,  NULL },   /* GET without Upgrade: www/echo.html */
+    { "/healthz", NULL,      page_healthz },
+    { "/readyz",  NULL,      page_readyz },
+    { "/stats",   NULL,      page_stats },
+    { "/metrics", NULL,      page_metrics },
+};
+
+static const struct route *find_route(const char *path, size_t len)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strlen(routes[i].path) == len && memcmp(routes[i].path, path, len) == 0)
+            return &routes[i];
+    return NULL;
+}
+
+/* --- responses ----------------------------------------------------------- */
+
+static void count_response(int status)
+{
+    if (status >= 100 && status < 600)
+        stats.http_by_status[status / 100]++;
+}
+
+/* Send a head and a body of body_len bytes (body NULL: none, as for HEAD).
+ * Without keep-alive the connection lingers closed after it. */
+static void respond(struct conn *c, int status, const char *type, const void *body,
+                    size_t body_len, bool keep_alive, const char *extra)
+{
+    char head[1024];
+    size_t n = http_write_head(head, sizeof head, status, type, body_len, keep_alive, extra);
+    count_response(status);
+    conn_send_copy(c, head, n);
+    if (body)
+        conn_send_copy(c, body, body_len);
+    if (!keep_alive)
+        conn_linger(c);
+    else
+        c->deadline_ms = c->env->now_ms + server.cfg->header_timeout_ms;
+}
+
+/* An error: a one-line text body that says what was wrong, then close. */
+static void respond_error(struct conn *c, int status, const char *why, const char *extra,
+                          bool head_only)
+{
+    char body[256];
+    int n = snprintf(body, sizeof body, "%d %s: %s\n", status, http_reason(status), why);
+    respond(c, status, "text/plain; charset=utf-8", head_only ? NULL : body, (size_t)n,
+            false, extra);
+}
+
+static void respond_text(struct conn *c, const struct request *r, int status,
+                         const char *type, const char *body, size_t len)
+{
+    respond(c, status, type, r->head ? NULL : body, len, r->keep_alive,
+            "Cache-Control: no-store\r\n");
+}
+
+/* --- built-in pages -------------------------------------------------------- */
+
+static void page_healthz(struct conn *c, const struct request *r)
+{
+    if (stats_ticks_healthy(clock_mono_ms()))
+        respond_text(c, r, 200, "text/plain; charset=utf-8", "ok\n", 3);
+    else
+        respond_text(c, r, 503, "text/plain; charset=utf-8", "tick loop stalled\n", 18);
+}
+
+static void page_readyz(struct conn *c, const struct request *r)
+{
+    if (server.draining)
+        respond_text(c, r, 503, "text/plain; charset=utf-8", "draining\n", 9);
+    else
+        respond_text(c, r, 200, "text/plain; charset=utf-8", "ready\n", 6);
+}
+
+static void page_stats(struct conn *c, const struct request *r)
+{
+    static char body[STATS_BODY_MAX];
+    size_t n = stats_render_json(body, sizeof body - 1, c->env->now_ms, c->env->count);
+    body[n++] = '\n';
+    respond_text(c, r, 200, "application/json", body, n);
+}
+
+static void page_metrics(struct conn *c, const struct request *r)
+{
+    static char body[4 * STATS_BODY_MAX];
+    size_t n = stats_render_prometheus(body, sizeof body, c->env->now_ms, c->env->count);
+    respond_text(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", body, n);
+}
+
+/* A page from www/. A path that is only a WebSocket endpoint gets 426. */
+static void serve_file(struct conn *c, const struct request *r, bool ws_endpoint)
+{
+    const char *type;
+    struct msg *m = static_lookup(r->path, r->path_len, &type);
+    if (!m && ws_endpoint) {
+        respond_error(c, 426, "this is a WebSocket endpoint",
+                      "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n", r->head);
+        return;
+    }
+    if (!m) {
+        respond_error(c, 404, "no such page", NULL, r->head);
+        return;
+    }
+    char head[512];
+    size_t n = http_write_head(head, sizeof head, 200, type, m->len, r->keep_alive,
+                               "Cache-Control: no-cache\r\n");
+    count_response(200);
+    conn_send_copy(c, head, n);
+    if (!r->head)
+        conn_send_msg(c, m);
+    msg_unref(m);
+    if (!r->keep_alive)
+        conn_linger(c);
+    else
+        c->deadline_ms = c->env->now_ms + server.cfg->header_timeout_ms;
+}
+
+/* --- the upgrade ------------------------------------------------------------ */
+
+static void log_open(struct conn *c, const struct endpoint *ep)
+{
+    if (!log_enabled(LOG_INFO))
+        return;
+    char peer[NET_ADDR_STRLEN];
+    net_addr_format(&c->peer, peer);
+    log_info("open %s /%s", peer, ep->name);
+}
+
+static void upgrade(struct conn *c, const struct request *r, struct endpoint *ep)
+{
+    char accept[HANDSHAKE_ACCEPT_LEN + 1];
+    const char *why;
+    int status = handshake_check(r->http, accept, &why);
+    if (status == 101 && server.ws_conns >= server.max_conns) {
+        stats.refused_full++;
+        status = 503;
+        why = "server full (--max-conns)";
+    }
+    if (status != 101) {
+        stats.handshakes_failed++;
+        respond_error(c, status, why,
+                      status == 426 ? "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n" : NULL,
+                      false);
+        return;
+    }
+    char extra[160];
+    snprintf(extra, sizeof extra,
+             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", accept);
+    char head[256];
+    size_t n = http_write_head(head, sizeof head, 101, NULL, 0, true, extra);
+    count_response(101);
+    conn_send_copy(c, head, n);
+    server.ws_conns++;
+    log_open(c, ep);
+    ws_open(c, ep);
+}
+
+/* --- requests ----------------------------------------------------------------- */
+
+/* RFC 9112 §9.3: HTTP/1.1 stays open unless "close"; 1.0 only if asked. */
+static bool wants_keep_alive(const struct http_request *req)
+{
+    const struct http_span *v = http_header_get(req, "Connection");
+    if (req->minor_version >= 1)
+        return !(v && http_has_token(v, "close"));
+    return v && http_has_token(v, "keep-alive");
+}
+
+/* No request here has a body; one that comes with a body cannot be read
+ * past safely, so it is refused and the connection closed. */
+static bool has_body(const struct http_request *req)
+{
+    const struct http_span *len = http_header_get(req, "Content-Length");
+    return http_header_get(req, "Transfer-Encoding") || (len && !http_span_eq(len, "0"));
+}
+
+/* Why a request cannot be served at all, or NULL; sets *status. */
+static const char *refusal(const struct http_request *req, bool get, bool head, int *status)
+{
+    *status = 400;
+    if (!get && !head) {
+        *status = 405;
+        return "only GET and HEAD";
+    }
+    if (has_body(req))
+        return "a request body is not accepted here";
+    if (req->target.len == 0 || req->target.p[0] != '/')
+        return "the target must be a path";
+    return NULL;
+}
+
+static void handle_request(struct conn *c, const struct http_request *req)
+{
+    struct request r = { .http = req, .keep_alive = wants_keep_alive(req) };
+    bool get = http_span_eq(&req->method, "GET");
+    r.head = http_span_eq(&req->method, "HEAD");
+    stats.http_requests++;
+    int status;
+    const char *why = refusal(req, get, r.head, &status);
+    if (why) {
+        respond_error(c, status, why, status == 405 ? "Allow: GET, HEAD\r\n" : NULL, r.head);
+        return;
+    }
+    r.path = req->target.p;
+    const char *query = memchr(r.path, '?', req->target.len);
+    r.path_len = query ? (size_t)(query - r.path) : req->target.len;
+    const struct route *route = find_route(r.path, r.path_len);
+    if (handshake_is_upgrade(req) && route && route->ws)
+        upgrade(c, &r, route->ws);
+    else if (handshake_is_upgrade(req))
+        respond_error(c, 404, "no WebSocket endpoint here", NULL, false);
+    else if (route && route->page)
+        route->page(c, &r);
+    else
+        serve_file(c, &r, route && route->ws);
+}
+
+static ssize_t server_on_http(struct conn *c, const uint8_t *buf, size_t len)
+{
+    struct http_request req;
+    ssize_t n = http_parse_request((const char *)buf, len, &req);
+    if (n == HTTP_INCOMPLETE)
+        return 0;
+    if (n == HTTP_ERR_TOO_LARGE)
+        respond_error(c, 431, "the request head is over 8 KiB or 64 header lines", NULL, false);
+    else if (n == HTTP_ERR_VERSION)
+        respond_error(c, 505, "only HTTP/1.x is spoken here", NULL, false);
+    else if (n < 0)
+        respond_error(c, 400, "malformed HTTP request", NULL, false);
+    if (n < 0)
+        return -1;
+    handle_request(c, &req);
+    return n;
+}
+
+/* --- connection hooks ------------------------------------------------------ */
+
+static void server_on_tick(struct conn *c)
+{
+    if (c->phase == CONN_WS) {
+        ws_tick(c);
+        return;
+    }
+    if (c->deadline_ms && c->env->now_ms >= c->deadline_ms) {
+        stats.header_timeouts++;
+        if (c->in.len > 0)
+            respond_error(c, 408, "the request head did not arrive in time", NULL, false);
+        else
+            conn_abort(c, "idle");   /* nothing asked: nothing to answer */
+    }
+}
+
+static void server_on_closed(struct conn *c)
+{
+    const struct endpoint *ep = c->ep;
+    if (!ep)
+        return;
+    server.ws_conns--;
+    if (ep->stats)
+        ep->stats->connections--;
+    stats_count_close(c->close_code);
+    if (ep->on_close)
+        ep->on_close(c);
+    if (log_enabled(LOG_INFO)) {
+        char peer[NET_ADDR_STRLEN];
+        net_addr_format(&c->peer, peer);
+        log_info("close %s /%s %u %s", peer, ep->name, c->close_code,
+                 c->end_reason ? c->end_reason : "");
+    }
+}
+
+static const struct conn_hooks server_hooks = {
+    .on_http = server_on_http,
+    .on_frames = ws_input,
+    .on_tick = server_on_tick,
+    .on_closed = server_on_closed,
+};
+
+/* --- accepting ---------------------------------------------------------------- */
+
+/* Out of descriptors: give up the spare one to accept, answer 503 and
+ * close, so the client hears why instead of hanging in the backlog, and the
+ * listener does not wake us again and again for the same connection. */
+static void refuse_for_lack_of_fds(int listen_fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                               "Connection: close\r\n\r\n";
+    if (server.spare_fd >= 0)
+        close(server.spare_fd);
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t unused = write(fd, busy, sizeof busy - 1);
+        (void)unused;
+        close(fd);
+        stats.refused_full++;
+    }
+    server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void on_accept(struct reactor_watch *w)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                log_warn("out of file descriptors: refusing a connection");
+                refuse_for_lack_of_fds(w->fd);
+                continue;
+            }
+            if (errno != EAGAIN)
+                log_error("accept: %s", strerror(errno));
+            return;
+        }
+        struct net_addr peer;
+        net_addr_from_sockaddr(&peer, (struct sockaddr *)&ss);
+        net_set_nodelay(fd);
+        struct conn *c = conn_new(&server.env, fd, sizeof *c, CONN_SERVER, &server_hooks, &peer);
+        if (c)
+            c->deadline_ms = server.env.now_ms + server.cfg->header_timeout_ms;
+    }
+}
+
+static const struct reactor_ops listener_ops = { on_accept, NULL };
+
+/* --- start and stop ------------------------------------------------------------- */
+
+static void begin_drain(void)
+{
+    server.draining = true;
+    stats.draining = true;
+    server.drain_deadline_ms = server.env.now_ms + server.cfg->drain_timeout_ms;
+    reactor_close(&server.reactor, &server.listener);
+    log_info("shutting down: closing %zu connection(s)", server.env.count);
+    for (struct conn *c = server.env.all; c; c = c->next) {
+        if (c->phase == CONN_WS)
+            ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        else if (c->phase == CONN_HTTP)
+            conn_abort(c, "server shutting down");
+    }
+    conn_flush_pending();
+}
+
+static void on_signal(int signo)
+{
+    if (signo == SIGHUP) {
+        if (log_reopen() < 0)
+            log_error("SIGHUP: cannot reopen the log file: %s", strerror(errno));
+        return;
+    }
+    if (server.draining) {       /* asked twice: stop waiting */
+        log_warn("second signal: exiting now");
+        conn_env_abort_all(&server.env, "server shutting down");
+        reactor_stop(&server.reactor);
+        return;
+    }
+    begin_drain();
+}
+
+static void on_sweep(struct reactor_timer *t, uint64_t expirations)
+{
+    (void)t, (void)expirations;
+    conn_env_tick(&server.env);
+    conn_flush_pending();
+    if (server.draining && (server.env.count == 0 || server.env.now_ms >= server.drain_deadline_ms)) {
+        conn_env_abort_all(&server.env, "server shutting down");
+        reactor_stop(&server.reactor);
+    }
+}
+
+/* Raise the soft open-file limit to the hard one: each client is a
+ * descriptor. Returns how many clients fit. */
+static size_t raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1000;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > FD_RESERVE * 2 ? (size_t)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
+}
+
+static int start_listening(const struct server_config *cfg)
+{
+    const char *err;
+    int fd = net_listen(cfg->host, (uint16_t)cfg->port, 4096, &err);
+    if (fd < 0) {
+        fprintf(stderr, "wspulse: cannot listen on %s port %llu: %s\n", cfg->host,
+                (unsigned long long)cfg->port, err);
+        return -1;
+    }
+    server.listener = (struct reactor_watch){ &listener_ops, fd, 0 };
+    if (reactor_add(&server.reactor, &server.listener, true, false) < 0) {
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void announce(const struct server_config *cfg, size_t fd_capacity)
+{
+    uint16_t port = net_local_port(server.listener.fd);
+    bool v6 = strchr(cfg->host, ':') != NULL;
+    const char *shown = strcmp(cfg->host, "0.0.0.0") == 0 || strcmp(cfg->host, "::") == 0
+                            ? "127.0.0.1" : cfg->host;
+    printf("wspulse %s listening on http://%s%s%s:%u/\n", WSPULSE_VERSION,
+           v6 && shown == cfg->host ? "[" : "", shown, v6 && shown == cfg->host ? "]" : "", port);
+    fflush(stdout);
+    log_info("listening on %s port %u; open-file limit allows %zu connections, "
+             "--max-conns %zu", cfg->host, port, fd_capacity, server.max_conns);
+}
+
+static int setup(const struct server_config *cfg)
+{
+    size_t fd_capacity = raise_fd_limit();
+    server.cfg = cfg;
+    server.max_conns = cfg->max_conns && cfg->max_conns < fd_capacity ? cfg->max_conns
+                                                                        : fd_capacity;
+    if (reactor_init(&server.reactor) < 0) {
+        fprintf(stderr, "wspulse: epoll: %s\n", strerror(errno));
+        return -1;
+    }
+    conn_env_init(&server.env, &server.reactor);
+    server.env.max_pending = cfg->max_pending;
+    server.env.header_timeout_ms = (uint32_t)cfg->header_timeout_ms;
+    server.env.ping_interval_ms = (uint32_t)cfg->ping_interval_ms;
+    server.env.close_timeout_ms = (uint32_t)cfg->close_timeout_ms;
+    stats_init(server.env.now_ms, (uint32_t)cfg->tick_ms);
+    ep_echo.max_message = cfg->max_message;
+    static_set_dir(cfg->www_dir);
+    if (start_listening(cfg) < 0)
+        return -1;
+    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+    server.sweep.on_tick = on_sweep;
+    if (reactor_signals(&server.reactor, signals, 3, on_signal) < 0
+        || reactor_timer_start(&server.reactor, &server.sweep, SWEEP_MS * 1000000ull) < 0
+        || ticks_start(&server.reactor, (uint32_t)cfg->tick_ms, cfg->instance) < 0) {
+        fprintf(stderr, "wspulse: cannot set up timers and signals: %s\n", strerror(errno));
+        return -1;
+    }
+    server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    announce(cfg, fd_capacity);
+    return 0;
+}
+
+int server_run(const struct server_config *cfg)
+{
+    signal(SIGPIPE, SIG_IGN);    /* a write to a closed peer is an error code */
+    if (log_setup(log_level_parse(cfg->log_level), log_format_parse(cfg->log_format),
+                  cfg->log_file) < 0) {
+        fprintf(stderr, "wspulse: cannot open log file %s: %s\n", cfg->log_file, strerror(errno));
+        return 1;
+    }
+    if (setup(cfg) < 0)
+        return 1;
+    int rc = reactor_run(&server.reactor);
+    reactor_fini(&server.reactor);
+    log_info("stopped");
+    return rc < 0 ? 1 : 0;
+}

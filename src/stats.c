@@ -1,0 +1,245 @@
+/* stats.c -- see stats.h. Prometheus names follow its conventions: the
+ * wspulse_ prefix, base units (seconds, bytes), counters ending in _total,
+ * one HELP and TYPE line per family, labels per endpoint. */
+#include "stats.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+
+struct stats stats;
+
+const double stats_lateness_bounds_ms[STATS_LATENESS_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
+};
+
+static const char *const endpoint_names[STATS_EP_COUNT] = {
+    "echo", "ticks", "chat", "rpc", "sensor", "control",
+};
+
+void stats_init(uint64_t now_ms, uint32_t tick_interval_ms)
+{
+    memset(&stats, 0, sizeof stats);
+    stats.start_mono_ms = now_ms;
+    stats.last_tick_mono_ms = now_ms;
+    stats.tick_interval_ms = tick_interval_ms;
+    for (int i = 0; i < STATS_EP_COUNT; i++)
+        stats.ep[i].name = endpoint_names[i];
+}
+
+void stats_count_close(uint16_t code)
+{
+    if (code >= 1000 && code <= 1015)
+        stats.closes_by_code[code - 1000]++;
+    else
+        stats.closes_by_code[16]++;
+}
+
+void stats_count_tick_lateness(double late_ms)
+{
+    int i = 0;
+    while (i < STATS_LATENESS_BUCKETS && late_ms > stats_lateness_bounds_ms[i])
+        i++;
+    stats.tick_late_buckets[i]++;
+    stats.tick_late_sum_ms += late_ms;
+    stats.tick_count++;
+}
+
+bool stats_ticks_healthy(uint64_t now_ms)
+{
+    /* "A tick more than a few intervals late": three, and never under 1 s,
+     * so a busy moment on a fast tick does not flap the health check. */
+    uint64_t allowed = 3 * (uint64_t)stats.tick_interval_ms;
+    if (allowed < 1000)
+        allowed = 1000;
+    return now_ms <= stats.last_tick_mono_ms || now_ms - stats.last_tick_mono_ms <= allowed;
+}
+
+/* --- JSON --------------------------------------------------------------- */
+
+static void endpoint_json(struct json_writer *w, const struct stats_endpoint *e)
+{
+    json_member_object(w, e->name);
+    json_member_uint(w, "connections", e->connections);
+    json_member_uint(w, "connections_total", e->connections_total);
+    json_member_uint(w, "messages_in", e->messages_in);
+    json_member_uint(w, "messages_out", e->messages_out);
+    json_member_uint(w, "bytes_in", e->bytes_in);
+    json_member_uint(w, "bytes_out", e->bytes_out);
+    json_object_end(w);
+}
+
+static void closes_json(struct json_writer *w)
+{
+    json_member_object(w, "closes_by_code");
+    for (int i = 0; i < 17; i++) {
+        if (!stats.closes_by_code[i])
+            continue;
+        char code[8];
+        snprintf(code, sizeof code, "%d", 1000 + i);
+        json_member_uint(w, i < 16 ? code : "other", stats.closes_by_code[i]);
+    }
+    json_object_end(w);
+}
+
+size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_connections)
+{
+    struct json_writer w;
+    json_init(&w, out, cap);
+    json_object_begin(&w);
+    json_member_fixed(&w, "uptime_s", (double)(now_ms - stats.start_mono_ms) / 1000.0, 3);
+    json_member_uint(&w, "open_connections", open_connections);
+    json_member_object(&w, "endpoints");
+    for (int i = 0; i < STATS_EP_COUNT; i++)
+        endpoint_json(&w, &stats.ep[i]);
+    json_object_end(&w);
+    closes_json(&w);
+    json_member_uint(&w, "http_requests", stats.http_requests);
+    json_member_uint(&w, "handshakes_failed", stats.handshakes_failed);
+    json_member_uint(&w, "slow_consumers_closed", stats.slow_consumers);
+    json_member_uint(&w, "header_timeouts", stats.header_timeouts);
+    json_member_uint(&w, "ping_timeouts", stats.ping_timeouts);
+    json_member_uint(&w, "rate_limited", stats.rate_limited);
+    json_member_uint(&w, "refused_full", stats.refused_full);
+    json_member_uint(&w, "ticks", stats.tick_count);
+    json_member_uint(&w, "chat_online", stats.chat_online);
+    json_member_object(&w, "sensor");
+    json_member_bool(&w, "running", stats.sensor_running);
+    json_member_uint(&w, "samples", stats.sensor_samples);
+    json_member_uint(&w, "samples_logged", stats.sensor_samples_logged);
+    json_member_uint(&w, "samples_sent", stats.sensor_samples_sent);
+    json_object_end(&w);
+    json_member_bool(&w, "draining", stats.draining);
+    json_object_end(&w);
+    ssize_t n = json_finish(&w);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* --- Prometheus text format ------------------------------------------------ */
+
+struct text {
+    char  *p;
+    size_t cap, len;
+    bool   overflow;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct text *t, const char *fmt, ...)
+{
+    if (t->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->overflow = true;
+    else
+        t->len += (size_t)n;
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+    put(t, "# HELP wspulse_%s %s\n# TYPE wspulse_%s %s\n", name, help, name, type);
+}
+
+/* One family with a value per endpoint; offset picks the field. */
+static void per_endpoint(struct text *t, const char *name, const char *type,
+                         const char *help, size_t offset)
+{
+    family(t, name, type, help);
+    for (int i = 0; i < STATS_EP_COUNT; i++) {
+        uint64_t v = *(const uint64_t *)((const char *)&stats.ep[i] + offset);
+        put(t, "wspulse_%s{endpoint=\"%s\"} %" PRIu64 "\n", name, stats.ep[i].name, v);
+    }
+}
+
+static void counter(struct text *t, const char *name, const char *help, uint64_t v)
+{
+    family(t, name, "counter", help);
+    put(t, "wspulse_%s %" PRIu64 "\n", name, v);
+}
+
+static void lateness_histogram(struct text *t)
+{
+    family(t, "tick_lateness_seconds", "histogram",
+           "How late each tick of the timestamp stream fired against its schedule.");
+    uint64_t cumulative = 0;
+    for (int i = 0; i < STATS_LATENESS_BUCKETS; i++) {
+        cumulative += stats.tick_late_buckets[i];
+        put(t, "wspulse_tick_lateness_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+            stats_lateness_bounds_ms[i] / 1000.0, cumulative);
+    }
+    cumulative += stats.tick_late_buckets[STATS_LATENESS_BUCKETS];
+    put(t, "wspulse_tick_lateness_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cumulative);
+    put(t, "wspulse_tick_lateness_seconds_sum %.6f\n", stats.tick_late_sum_ms / 1000.0);
+    put(t, "wspulse_tick_lateness_seconds_count %" PRIu64 "\n", stats.tick_count);
+}
+
+static void closes(struct text *t)
+{
+    family(t, "closes_total", "counter",
+           "WebSocket connections closed, by close code (1006: no Close frame).");
+    for (int i = 0; i < 17; i++) {
+        if (i < 16)
+            put(t, "wspulse_closes_total{code=\"%d\"} %" PRIu64 "\n", 1000 + i,
+                stats.closes_by_code[i]);
+        else
+            put(t, "wspulse_closes_total{code=\"other\"} %" PRIu64 "\n", stats.closes_by_code[i]);
+    }
+}
+
+static void http_requests(struct text *t)
+{
+    family(t, "http_responses_total", "counter", "HTTP responses, by status class.");
+    for (int i = 1; i <= 5; i++)
+        put(t, "wspulse_http_responses_total{class=\"%dxx\"} %" PRIu64 "\n", i,
+            stats.http_by_status[i]);
+}
+
+size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t open_connections)
+{
+    struct text t = { out, cap, 0, false };
+    family(&t, "uptime_seconds", "gauge", "Seconds since the server started.");
+    put(&t, "wspulse_uptime_seconds %.3f\n", (double)(now_ms - stats.start_mono_ms) / 1000.0);
+    family(&t, "open_connections", "gauge", "Open TCP connections, in any phase.");
+    put(&t, "wspulse_open_connections %zu\n", open_connections);
+    per_endpoint(&t, "connections", "gauge", "Open WebSocket connections.",
+                 offsetof(struct stats_endpoint, connections));
+    per_endpoint(&t, "connections_total", "counter", "WebSocket connections opened.",
+                 offsetof(struct stats_endpoint, connections_total));
+    per_endpoint(&t, "messages_received_total", "counter", "Messages received.",
+                 offsetof(struct stats_endpoint, messages_in));
+    per_endpoint(&t, "messages_sent_total", "counter", "Messages sent.",
+                 offsetof(struct stats_endpoint, messages_out));
+    per_endpoint(&t, "received_bytes_total", "counter", "Message payload bytes received.",
+                 offsetof(struct stats_endpoint, bytes_in));
+    per_endpoint(&t, "sent_bytes_total", "counter", "Message payload bytes sent.",
+                 offsetof(struct stats_endpoint, bytes_out));
+    closes(&t);
+    http_requests(&t);
+    counter(&t, "handshakes_failed_total", "Upgrade requests refused.", stats.handshakes_failed);
+    counter(&t, "slow_consumers_closed_total",
+            "Clients closed because their queued output passed --max-pending.",
+            stats.slow_consumers);
+    counter(&t, "header_timeouts_total", "Connections closed for slow request headers.",
+            stats.header_timeouts);
+    counter(&t, "ping_timeouts_total", "Clients closed for not answering a ping.",
+            stats.ping_timeouts);
+    counter(&t, "rate_limited_total", "Clients closed for sending over --rate-limit.",
+            stats.rate_limited);
+    counter(&t, "refused_full_total", "Connections refused with 503 at --max-conns.",
+            stats.refused_full);
+    family(&t, "chat_online", "gauge", "Clients in the chat room.");
+    put(&t, "wspulse_chat_online %" PRIu64 "\n", stats.chat_online);
+    family(&t, "sensor_running", "gauge", "1 while the sensor acquires.");
+    put(&t, "wspulse_sensor_running %d\n", stats.sensor_running ? 1 : 0);
+    counter(&t, "sensor_samples_total", "Sensor samples generated.", stats.sensor_samples);
+    counter(&t, "sensor_samples_logged_total", "Sensor samples written to --sensor-log.",
+            stats.sensor_samples_logged);
+    lateness_histogram(&t);
+    return t.overflow ? 0 : t.len;
+}

@@ -1,0 +1,58 @@
+/* stats.h -- the server's counters, and their two renderings: /stats (JSON)
+ * and /metrics (Prometheus text exposition format). Counters are plain
+ * integers: the server is one thread. Bytes are WebSocket payload bytes. */
+#ifndef STATS_H
+#define STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct stats_endpoint {
+    const char *name;                    /* label value: "echo", "ticks", ... */
+    uint64_t connections;                /* open now */
+    uint64_t connections_total;
+    uint64_t messages_in, messages_out;
+    uint64_t bytes_in, bytes_out;
+};
+
+enum stats_ep { STATS_ECHO, STATS_TICKS, STATS_CHAT, STATS_RPC, STATS_SENSOR,
+                STATS_CONTROL, STATS_EP_COUNT };
+
+/* Bucket upper bounds of the tick-lateness histogram, in milliseconds. */
+#define STATS_LATENESS_BUCKETS 10
+extern const double stats_lateness_bounds_ms[STATS_LATENESS_BUCKETS];
+
+struct stats {
+    uint64_t start_mono_ms;
+    uint64_t http_requests;
+    uint64_t http_by_status[6];          /* index status / 100 (1xx..5xx) */
+    uint64_t handshakes_failed;
+    uint64_t closes_by_code[17];         /* 1000..1015; [16]: any other code */
+    uint64_t slow_consumers;             /* closed: queued output over the bound */
+    uint64_t header_timeouts, ping_timeouts, rate_limited, refused_full;
+    uint64_t tick_count;
+    uint64_t tick_late_buckets[STATS_LATENESS_BUCKETS + 1];  /* last: +Inf */
+    double   tick_late_sum_ms;
+    uint64_t last_tick_mono_ms;
+    uint32_t tick_interval_ms;
+    uint64_t chat_online;
+    uint64_t sensor_samples, sensor_samples_logged, sensor_samples_sent;
+    bool     sensor_running;
+    bool     draining;                   /* SIGTERM received */
+    struct stats_endpoint ep[STATS_EP_COUNT];
+};
+
+extern struct stats stats;
+
+void stats_init(uint64_t now_ms, uint32_t tick_interval_ms);
+void stats_count_close(uint16_t code);
+void stats_count_tick_lateness(double late_ms);
+/* The tick loop is healthy: the last tick is at most a few intervals old. */
+bool stats_ticks_healthy(uint64_t now_ms);
+
+/* Render into out[0..cap); return the length, or 0 if it does not fit. */
+size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_connections);
+size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t open_connections);
+
+#endif

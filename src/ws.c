@@ -1,0 +1,441 @@
+/* ws.c -- see ws.h. How a message arrives: wsframe_feed() hands over each
+ * frame's header (checked here before any payload is accepted) and then its
+ * payload, unmasked in place. A message that is one frame, whole in one read,
+ * goes to the endpoint where it lies, without a copy; anything that arrives
+ * in pieces (fragments, or a frame split across reads) is collected in c->in.
+ * A control frame between fragments is collected behind the message bytes
+ * and cut off again once handled. Text is validated as it arrives, so
+ * invalid UTF-8 fails at the first bad byte (§8.1), not at the message end. */
+#include "ws.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "stats.h"
+#include "utf8.h"
+
+static const char *peer_name(const struct conn *c)
+{
+    static _Thread_local char name[NET_ADDR_STRLEN];
+    net_addr_format(&c->peer, name);
+    return name;
+}
+
+/* --- sending ---------------------------------------------------------- */
+
+/* Masking keys come from the kernel's random source (§5.3 asks for
+ * unpredictable keys), fetched a few thousand at a time. */
+static void random_mask(uint8_t key[4])
+{
+    static _Thread_local uint8_t pool[4096];
+    static _Thread_local size_t used = sizeof pool;
+    if (used == sizeof pool) {
+        size_t got = 0;
+        while (got < sizeof pool) {
+            ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
+            if (n > 0)
+                got += (size_t)n;
+        }
+        used = 0;
+    }
+    memcpy(key, pool + used, 4);
+    used += 4;
+}
+
+/* §5.5.1: after our Close, no data frames. */
+static bool may_send(const struct conn *c)
+{
+    return c->phase == CONN_WS;
+}
+
+static void count_out(struct conn *c, size_t len)
+{
+    if (c->ep && c->ep->stats) {
+        c->ep->stats->messages_out++;
+        c->ep->stats->bytes_out += len;
+    }
+}
+
+/* A client's frame: header with a fresh key, then a masked copy. */
+static void send_masked(struct conn *c, enum ws_opcode opcode, const struct iovec *parts,
+                        int n, size_t len)
+{
+    uint8_t hdr[WSFRAME_MAX_HEADER], key[4];
+    random_mask(key);
+    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, key));
+    struct msg *m = msg_new(len);
+    for (int i = 0; i < n; i++) {
+        memcpy(m->data + m->len, parts[i].iov_base, parts[i].iov_len);
+        m->len += (uint32_t)parts[i].iov_len;
+    }
+    wsframe_mask(m->data, m->len, key, 0);
+    conn_send_msg(c, m);
+    msg_unref(m);
+}
+
+void ws_send_parts(struct conn *c, enum ws_opcode opcode, const struct iovec *parts, int n)
+{
+    if (!may_send(c))
+        return;
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += parts[i].iov_len;
+    count_out(c, len);
+    if (c->role == CONN_CLIENT) {
+        send_masked(c, opcode, parts, n, len);
+        return;
+    }
+    uint8_t hdr[WSFRAME_MAX_HEADER];
+    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, NULL));
+    for (int i = 0; i < n; i++)
+        conn_send(c, parts[i].iov_base, parts[i].iov_len);
+}
+
+void ws_send(struct conn *c, enum ws_opcode opcode, const void *payload, size_t len)
+{
+    struct iovec part = { (void *)payload, len };
+    ws_send_parts(c, opcode, &part, 1);
+}
+
+struct msg *ws_frame_msg(enum ws_opcode opcode, const void *payload, size_t len)
+{
+    struct msg *m = msg_new(WSFRAME_MAX_HEADER + len);
+    m->len = (uint32_t)wsframe_write_header(m->data, true, opcode, len, NULL);
+    memcpy(m->data + m->len, payload, len);
+    m->len += (uint32_t)len;
+    return m;
+}
+
+void ws_send_msg(struct conn *c, struct msg *m, size_t payload_len)
+{
+    if (!may_send(c))
+        return;
+    count_out(c, payload_len);
+    conn_send_msg(c, m);
+}
+
+/* A control frame goes ahead of queued data (SPEC: never delayed). */
+static void send_control(struct conn *c, enum ws_opcode opcode, const uint8_t *payload,
+                         size_t len)
+{
+    uint8_t frame[WSFRAME_MAX_HEADER + WS_MAX_CONTROL_PAYLOAD], key[4];
+    bool client = c->role == CONN_CLIENT;
+    if (client)
+        random_mask(key);
+    size_t h = wsframe_write_header(frame, true, opcode, len, client ? key : NULL);
+    memcpy(frame + h, payload, len);
+    if (client)
+        wsframe_mask(frame + h, len, key, 0);
+    conn_send_urgent(c, frame, h + len);
+}
+
+static void send_close(struct conn *c, uint16_t code, const char *reason)
+{
+    uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
+    size_t len = 0;
+    if (code != WS_CLOSE_NO_STATUS) {
+        size_t rlen = reason ? strlen(reason) : 0;
+        if (rlen > WS_MAX_CLOSE_REASON)
+            rlen = WS_MAX_CLOSE_REASON;
+        payload[0] = (uint8_t)(code >> 8);
+        payload[1] = (uint8_t)code;
+        memcpy(payload + 2, reason, rlen);
+        len = 2 + rlen;
+    }
+    send_control(c, WS_OP_CLOSE, payload, len);
+    c->close_code = code;
+}
+
+bool ws_can_push(struct conn *c)
+{
+    if (c->phase != CONN_WS)
+        return false;
+    size_t limit = c->env->max_pending;
+    if (limit == 0 || conn_pending(c) <= limit)
+        return true;
+    stats.slow_consumers++;
+    log_warn("slow consumer %s on /%s: %zu bytes queued, over --max-pending; closing",
+             peer_name(c), c->ep->name, conn_pending(c));
+    /* Not reading, so a goodbye would sit behind the backlog: drop the queue
+     * (that is the memory to free), try one Close, and go. */
+    outq_clear(&c->out);
+    send_close(c, WS_CLOSE_POLICY, "slow consumer: output queue over limit");
+    conn_flush(c);
+    conn_abort(c, "slow consumer");
+    return false;
+}
+
+/* --- opening and closing --------------------------------------------------- */
+
+void ws_open(struct conn *c, const struct endpoint *ep)
+{
+    c->phase = CONN_WS;
+    c->ep = ep;
+    c->deadline_ms = 0;
+    c->frame = (struct wsframe_parser){0};
+    c->msg_opcode = 0;
+    if (ep->stats) {
+        ep->stats->connections++;
+        ep->stats->connections_total++;
+    }
+    if (ep->on_open)
+        ep->on_open(c);
+}
+
+void ws_close(struct conn *c, uint16_t code, const char *reason)
+{
+    if (c->phase != CONN_WS)
+        return;
+    send_close(c, code, reason);
+    c->phase = CONN_CLOSING;
+    c->end_reason = reason;
+    c->deadline_ms = c->env->close_timeout_ms ? c->env->now_ms + c->env->close_timeout_ms : 0;
+    conn_flush(c);
+}
+
+/* why is what the log line will say; it must outlive the connection. */
+static void fail_with(struct conn *c, uint16_t code, const char *wire_reason, const char *why)
+{
+    if (c->phase != CONN_WS && c->phase != CONN_CLOSING)
+        return;
+    if (c->phase == CONN_WS)
+        send_close(c, code, wire_reason);
+    else
+        c->close_code = code;
+    c->end_reason = why;
+    conn_linger(c);
+}
+
+void ws_fail(struct conn *c, uint16_t code, const char *reason)
+{
+    fail_with(c, code, reason, reason);
+}
+
+/* ws_fail() for the checks below, which return false when they fail. */
+static bool fail(struct conn *c, uint16_t code, const char *reason)
+{
+    ws_fail(c, code, reason);
+    return false;
+}
+
+bool ws_close_code_valid(uint16_t code)
+{
+    /* §7.4.1 defines 1000-1003 and 1007-1011; 1012-1014 were registered with
+     * IANA later; 1004, 1005, 1006 and 1015 must never be on the wire;
+     * 3000-4999 belong to libraries and applications (§7.4.2). */
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+        || (code >= 3000 && code <= 4999);
+}
+
+/* --- receiving ------------------------------------------------------------ */
+
+static bool is_control(uint8_t opcode)
+{
+    return opcode & 0x8;
+}
+
+/* The header of a frame is complete; false if the connection failed. */
+static bool check_header(struct conn *c)
+{
+    const struct wsframe_parser *f = &c->frame;
+    if (f->rsv)                                                  /* §5.2 */
+        return fail(c, WS_CLOSE_PROTOCOL, "reserved bits set");
+    if ((f->opcode > WS_OP_BINARY && f->opcode < WS_OP_CLOSE) || f->opcode > WS_OP_PONG)
+        return fail(c, WS_CLOSE_PROTOCOL, "reserved opcode");
+    if (c->role == CONN_SERVER && !f->masked)                    /* §5.1 */
+        return fail(c, WS_CLOSE_PROTOCOL, "unmasked client frame");
+    if (c->role == CONN_CLIENT && f->masked)                     /* §5.1 */
+        return fail(c, WS_CLOSE_PROTOCOL, "masked server frame");
+    if (is_control(f->opcode)) {                                 /* §5.5 */
+        if (!f->fin)
+            return fail(c, WS_CLOSE_PROTOCOL, "fragmented control frame");
+        if (f->payload_len > WS_MAX_CONTROL_PAYLOAD)
+            return fail(c, WS_CLOSE_PROTOCOL, "control frame over 125 bytes");
+        return true;
+    }
+    if (f->opcode == WS_OP_CONT && !c->msg_opcode)               /* §5.4 */
+        return fail(c, WS_CLOSE_PROTOCOL, "continuation without a message");
+    if (f->opcode != WS_OP_CONT && c->msg_opcode)                /* §5.4 */
+        return fail(c, WS_CLOSE_PROTOCOL, "new message inside a fragmented one");
+    uint64_t limit = c->ep->max_message;
+    if (c->in.len + f->payload_len > limit) {
+        char reason[WS_MAX_CLOSE_REASON + 1];         /* SPEC: name the limit */
+        snprintf(reason, sizeof reason, "message exceeds %llu bytes", (unsigned long long)limit);
+        fail_with(c, WS_CLOSE_TOO_BIG, reason, "message over the size limit");
+        return false;
+    }
+    if (f->opcode != WS_OP_CONT) {
+        c->msg_opcode = f->opcode;
+        utf8_reset(&c->utf8);
+    }
+    return true;
+}
+
+/* True when this frame's payload arrives whole in one piece and is a whole
+ * message, so it can be handed over where it lies. */
+static bool whole_in_place(const struct conn *c, size_t piece)
+{
+    const struct wsframe_parser *f = &c->frame;
+    return piece == f->payload_len && f->fin && f->opcode != WS_OP_CONT;
+}
+
+static bool on_payload(struct conn *c, const uint8_t *data, size_t len)
+{
+    const struct wsframe_parser *f = &c->frame;
+    if (is_control(f->opcode)) {
+        if (len != f->payload_len)
+            buf_append(&c->in, data, len);   /* behind any message bytes */
+        return true;
+    }
+    if (c->phase != CONN_WS)
+        return true;             /* closing: data is read and dropped (§7.1.2) */
+    if (c->msg_opcode == WS_OP_TEXT && !utf8_feed(&c->utf8, data, len))
+        return fail(c, WS_CLOSE_INVALID_DATA, "invalid UTF-8 in text message");
+    if (!whole_in_place(c, len))
+        buf_append(&c->in, data, len);
+    return true;
+}
+
+static void deliver(struct conn *c, uint8_t *data, size_t len)
+{
+    enum ws_opcode opcode = (enum ws_opcode)c->msg_opcode;
+    c->msg_opcode = 0;
+    if (c->ep->stats) {
+        c->ep->stats->messages_in++;
+        c->ep->stats->bytes_in += len;
+    }
+    if (c->ep->on_message)
+        c->ep->on_message(c, opcode, data, len);
+}
+
+static bool on_data_end(struct conn *c, uint8_t *data, size_t len)
+{
+    const struct wsframe_parser *f = &c->frame;
+    if (!f->fin)
+        return true;
+    if (c->phase != CONN_WS) {
+        c->msg_opcode = 0;
+        return true;
+    }
+    if (c->msg_opcode == WS_OP_TEXT && !utf8_complete(&c->utf8))
+        return fail(c, WS_CLOSE_INVALID_DATA, "text message ends inside a character");
+    if (whole_in_place(c, len)) {
+        deliver(c, data, len);
+        return true;
+    }
+    deliver(c, c->in.data ? c->in.data : (uint8_t *)"", c->in.len);
+    /* The endpoint's reply may point into c->in: send it before reuse. */
+    conn_flush(c);
+    c->in.len = 0;
+    return true;
+}
+
+static bool on_close_frame(struct conn *c, const uint8_t *p, size_t len)
+{
+    uint16_t code = WS_CLOSE_NO_STATUS;
+    if (len == 1)                                                /* §5.5.1 */
+        return fail(c, WS_CLOSE_PROTOCOL, "Close payload of one byte");
+    if (len >= 2) {
+        code = (uint16_t)(p[0] << 8 | p[1]);
+        if (!ws_close_code_valid(code))                          /* §7.4 */
+            return fail(c, WS_CLOSE_PROTOCOL, "invalid close code");
+        if (!utf8_valid(p + 2, len - 2))                         /* §5.5.1 */
+            return fail(c, WS_CLOSE_INVALID_DATA, "Close reason is not UTF-8");
+    }
+    if (c->phase == CONN_WS) {
+        send_close(c, code, "");         /* §5.5.1: echo the code */
+        c->end_reason = "closed by peer";
+    } else {
+        c->close_code = code == WS_CLOSE_NO_STATUS ? c->close_code : code;
+    }
+    /* §7.1.1: the server closes the TCP connection first; a client waits
+     * for the server to do it. */
+    if (c->role == CONN_SERVER)
+        conn_finish(c);
+    else
+        conn_linger(c);
+    return false;
+}
+
+static bool on_control(struct conn *c, const uint8_t *p, size_t len)
+{
+    switch (c->frame.opcode) {
+    case WS_OP_PING:                                             /* §5.5.2 */
+        if (c->phase == CONN_WS)
+            send_control(c, WS_OP_PONG, p, len);
+        return true;
+    case WS_OP_PONG:                                             /* §5.5.3 */
+        c->ping_outstanding = false;
+        c->deadline_ms = 0;
+        return true;
+    default:
+        return on_close_frame(c, p, len);
+    }
+}
+
+static bool on_frame_end(struct conn *c, uint8_t *data, size_t len)
+{
+    const struct wsframe_parser *f = &c->frame;
+    if (!is_control(f->opcode))
+        return on_data_end(c, data, len);
+    if (len == f->payload_len)
+        return on_control(c, data, len);
+    /* Collected behind the message so far: handle, then cut it off. */
+    size_t start = c->in.len - (size_t)f->payload_len;
+    bool go_on = on_control(c, c->in.data + start, (size_t)f->payload_len);
+    if (c->phase != CONN_CLOSED)
+        c->in.len = (uint32_t)start;
+    return go_on;
+}
+
+void ws_input(struct conn *c, uint8_t *buf, size_t len)
+{
+    while (len > 0 && (c->phase == CONN_WS || c->phase == CONN_CLOSING)) {
+        struct wsframe_parser *f = &c->frame;
+        bool had_header = f->header_done;
+        const uint8_t *data;
+        size_t dlen;
+        ssize_t n = wsframe_feed(f, buf, len, &data, &dlen);
+        if (n < 0)
+            return ws_fail(c, WS_CLOSE_PROTOCOL, "invalid payload length");
+        if (!had_header && f->header_done && !check_header(c))
+            return;
+        if (dlen && !on_payload(c, data, dlen))
+            return;
+        if (wsframe_done(f)) {
+            if (!on_frame_end(c, (uint8_t *)data, dlen))
+                return;
+            wsframe_reset(f);
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* --- keepalive ------------------------------------------------------------ */
+
+void ws_tick(struct conn *c)
+{
+    uint32_t interval = c->env->ping_interval_ms;
+    uint64_t now = c->env->now_ms;
+    if (c->phase != CONN_WS || interval == 0)
+        return;
+    if (c->ping_outstanding) {
+        if (now >= c->deadline_ms) {
+            stats.ping_timeouts++;
+            ws_fail(c, WS_CLOSE_GOING_AWAY, "ping timeout");
+        }
+        return;
+    }
+    if (now - c->active_ms < interval)
+        return;
+    uint8_t stamp[8];
+    for (int i = 0; i < 8; i++)
+        stamp[i] = (uint8_t)(now >> (56 - 8 * i));
+    send_control(c, WS_OP_PING, stamp, sizeof stamp);
+    conn_flush(c);
+    c->ping_outstanding = true;
+    c->deadline_ms = now + interval;
+}
