@@ -75,7 +75,16 @@ $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
 
-test: unit
+# Integration and conformance tests: the real binary on a free port, driven
+# by Debian's python3-websockets and by raw sockets.
+PYTEST = WSPULSE=$(BIN) PYTHONPATH=test/lib $(PYTHON)
+int: $(BIN)
+	$(PYTEST) -m unittest discover -s test/int -p 'test_*.py'
+
+conformance: $(BIN)
+	$(PYTEST) test/conformance/conformance.py
+
+test: unit int conformance
 
 static:
 	$(MAKE) B=build/static CC=musl-gcc CFLAGS="-Os" LDFLAGS="-static" BIN=wspulse-static \

@@ -1,0 +1,242 @@
+"""Shared helpers for the Python tests: start the real wspulse binary on a
+free port, talk to it over raw sockets, and bound every test in time.
+
+The binary is $WSPULSE (default ./wspulse, relative to the repository root).
+Run tests with Debian's /usr/bin/python3, which sees python3-websockets.
+"""
+import contextlib
+import functools
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.path.join(ROOT, os.environ.get("WSPULSE", "wspulse"))
+OUT = os.path.join(ROOT, "test", "out")
+# Extra command prefix, e.g. "valgrind --error-exitcode=99 -q" (make valgrind).
+WRAPPER = os.environ.get("WSPULSE_WRAPPER", "").split()
+
+
+def timeout(seconds):
+    """Fail a test (instead of hanging CI) if it runs longer than seconds."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            def expire(signo, frame):
+                raise TimeoutError(f"{fn.__name__} took longer than {seconds} s")
+            old = signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+        return run
+    return wrap
+
+
+class Server:
+    """A wspulse server process on a free port. Use as a context manager."""
+
+    def __init__(self, *args, name="server", env=None):
+        self.args = list(args)
+        self.name = name
+        self.env = env
+        self.proc = None
+        self.port = None
+        os.makedirs(OUT, exist_ok=True)
+        self.log_path = os.path.join(OUT, f"{name}.log")
+
+    def start(self):
+        if not os.path.exists(BINARY):
+            raise RuntimeError(f"{BINARY} does not exist: run make first")
+        self.log = open(self.log_path, "w")
+        cmd = WRAPPER + [BINARY, "--port", "0"] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True, env=self.env)
+        line = self.proc.stdout.readline()
+        m = re.search(r"http://(\[[^\]]+\]|[^:/]+):(\d+)/", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"server did not announce its URL: {line!r}; "
+                               f"log: {open(self.log_path).read()}")
+        self.host = m.group(1).strip("[]")
+        self.port = int(m.group(2))
+        return self
+
+    def url(self, path="/", scheme="ws"):
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def stop(self, sig=signal.SIGTERM, timeout_s=15):
+        """Stop the server and return its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"server did not exit within {timeout_s} s of signal {sig}")
+        self.proc.stdout.close()
+        self.log.close()
+        return rc
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        rc = self.stop()
+        if exc[0] is None and rc != 0:
+            raise AssertionError(f"server exited with {rc}; log:\n{self.log_text()}")
+
+
+def connect(port, host="127.0.0.1", timeout_s=5):
+    s = socket.create_connection((host, port), timeout=timeout_s)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_until(sock, marker=b"\r\n\r\n", limit=1 << 20):
+    """Read until marker (included) or EOF; returns the bytes read."""
+    data = b""
+    while marker not in data and len(data) < limit:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def recv_all(sock):
+    """Read until the peer closes; returns everything."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def http_request(port, raw, read_all=True):
+    """Send raw request bytes; return the whole answer (server closes) or
+    just the head and what came with it."""
+    with contextlib.closing(connect(port)) as s:
+        s.sendall(raw)
+        return recv_all(s) if read_all else recv_until(s)
+
+
+def parse_response(data):
+    """(status, headers dict with lower-case names, body) of one response."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if "content-length" in headers:
+        body = body[:int(headers["content-length"])]
+    return status, headers, body
+
+
+UPGRADE = (b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           b"Sec-WebSocket-Version: 13\r\n\r\n")
+
+
+def ws_connect_raw(port, path=b"/echo"):
+    """Open a WebSocket with a raw socket; returns (socket, leftover bytes)."""
+    s = connect(port)
+    s.sendall(UPGRADE % path)
+    data = recv_until(s)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise AssertionError(f"no 101: {head!r}")
+    return s, rest
+
+
+def frame(opcode, payload=b"", fin=True, mask=b"\x11\x22\x33\x44", rsv=0, length=None):
+    """Encode one frame; mask=None sends it unmasked. length overrides the
+    encoded length (for broken frames)."""
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    mbit = 0x80 if mask is not None else 0
+    if n < 126:
+        head = bytes([b0, mbit | n])
+    elif n < 65536:
+        head = bytes([b0, mbit | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, mbit | 127]) + n.to_bytes(8, "big")
+    if mask is None:
+        return head + payload
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + masked
+
+
+class FrameReader:
+    """Reads server frames (unmasked) from a socket, whatever the split."""
+
+    def __init__(self, sock, initial=b""):
+        self.sock = sock
+        self.buf = initial
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+
+    def read(self):
+        """(fin, opcode, payload, rsv, masked)."""
+        self._need(2)
+        b0, b1 = self.buf[0], self.buf[1]
+        n, pos = b1 & 0x7F, 2
+        if n == 126:
+            self._need(4)
+            n, pos = int.from_bytes(self.buf[2:4], "big"), 4
+        elif n == 127:
+            self._need(10)
+            n, pos = int.from_bytes(self.buf[2:10], "big"), 10
+        masked = bool(b1 & 0x80)
+        if masked:
+            pos += 4
+        self._need(pos + n)
+        payload = self.buf[pos:pos + n]
+        self.buf = self.buf[pos + n:]
+        return bool(b0 & 0x80), b0 & 0x0F, payload, (b0 >> 4) & 7, masked
+
+    def read_close(self):
+        """Skip data frames to the Close; returns (code or None, reason)."""
+        while True:
+            fin, op, payload, _, _ = self.read()
+            if op == 8:
+                if len(payload) >= 2:
+                    return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+                return None, ""
+
+    def at_eof(self, timeout_s=5):
+        """True if the server closes the TCP connection (no more bytes)."""
+        self.sock.settimeout(timeout_s)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
