@@ -14,7 +14,7 @@ PYTHON  ?= /usr/bin/python3
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
 LDFLAGS ?=
-LDLIBS  ?=
+LDLIBS  ?= -lm
 
 # Each variant builds into its own folder so objects never mix.
 B := build

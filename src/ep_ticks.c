@@ -51,9 +51,8 @@ static void send_tick(struct conn *c, const char *prefix, size_t prefix_len)
         return;
     char tail[24];
     int tail_len = snprintf(tail, sizeof tail, "%llu}", (unsigned long long)++c->ep_state.u64);
-    struct iovec parts[2] = { { (void *)prefix, prefix_len }, { tail, (size_t)tail_len } };
-    ws_send_parts(c, WS_OP_TEXT, parts, 2);
-    conn_flush(c);               /* parts live on this stack */
+    ws_send_with_tail(c, WS_OP_TEXT, prefix, prefix_len, tail, (size_t)tail_len);
+    conn_flush(c);               /* the prefix lives on the caller's stack */
 }
 
 static void ticks_on_timer(struct reactor_timer *t, uint64_t expirations)

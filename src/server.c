@@ -65,6 +65,10 @@ static const struct route {
     { "/ws",      &ep_ticks, NULL },
     { "/ticks",   &ep_ticks, NULL },
     { "/echo",    &ep_echo,  NULL },   /* GET without Upgrade: www/echo.html */
+    { "/chat",    &ep_chat,  NULL },   /* and www/chat.html */
+    { "/rpc",     &ep_rpc,   NULL },
+    { "/sensor",  &ep_sensor, NULL },
+    { "/control", &ep_control, NULL },
     { "/healthz", NULL,      page_healthz },
     { "/readyz",  NULL,      page_readyz },
     { "/stats",   NULL,      page_stats },
@@ -416,6 +420,8 @@ static void on_signal(int signo)
     if (signo == SIGHUP) {
         if (log_reopen() < 0)
             log_error("SIGHUP: cannot reopen the log file: %s", strerror(errno));
+        if (sensor_reopen_log() < 0)
+            log_error("SIGHUP: cannot reopen the sensor log: %s", strerror(errno));
         return;
     }
     if (server.draining) {       /* asked twice: stop waiting */
@@ -502,6 +508,12 @@ static int setup(const struct server_config *cfg)
     stats_init(server.env.now_ms, (uint32_t)cfg->tick_ms);
     ep_echo.max_message = cfg->max_message;
     static_set_dir(cfg->www_dir);
+    if (sensor_setup(&server.reactor, (uint32_t)cfg->sensor_hz, (uint32_t)cfg->sensor_decimate,
+                     cfg->sensor_log) < 0) {
+        fprintf(stderr, "wspulse: cannot open sensor log %s: %s\n", cfg->sensor_log,
+                strerror(errno));
+        return -1;
+    }
     if (start_listening(cfg) < 0)
         return -1;
     static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
@@ -528,6 +540,7 @@ int server_run(const struct server_config *cfg)
     if (setup(cfg) < 0)
         return 1;
     int rc = reactor_run(&server.reactor);
+    sensor_shutdown();
     reactor_fini(&server.reactor);
     log_info("stopped");
     return rc < 0 ? 1 : 0;

@@ -59,44 +59,56 @@ static void count_out(struct conn *c, size_t len)
 }
 
 /* A client's frame: header with a fresh key, then a masked copy. */
-static void send_masked(struct conn *c, enum ws_opcode opcode, const struct iovec *parts,
-                        int n, size_t len)
+static void send_masked(struct conn *c, enum ws_opcode opcode, const void *body, size_t body_len,
+                        const void *tail, size_t tail_len)
 {
     uint8_t hdr[WSFRAME_MAX_HEADER], key[4];
     random_mask(key);
-    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, key));
-    struct msg *m = msg_new(len);
-    for (int i = 0; i < n; i++) {
-        memcpy(m->data + m->len, parts[i].iov_base, parts[i].iov_len);
-        m->len += (uint32_t)parts[i].iov_len;
-    }
+    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, body_len + tail_len, key));
+    struct msg *m = msg_new(body_len + tail_len);
+    if (body_len)
+        memcpy(m->data, body, body_len);
+    if (tail_len)
+        memcpy(m->data + body_len, tail, tail_len);
+    m->len = (uint32_t)(body_len + tail_len);
     wsframe_mask(m->data, m->len, key, 0);
     conn_send_msg(c, m);
     msg_unref(m);
 }
 
-void ws_send_parts(struct conn *c, enum ws_opcode opcode, const struct iovec *parts, int n)
+void ws_send_with_tail(struct conn *c, enum ws_opcode opcode, const void *body, size_t body_len,
+                       const void *tail, size_t tail_len)
 {
     if (!may_send(c))
         return;
-    size_t len = 0;
-    for (int i = 0; i < n; i++)
-        len += parts[i].iov_len;
-    count_out(c, len);
+    count_out(c, body_len + tail_len);
     if (c->role == CONN_CLIENT) {
-        send_masked(c, opcode, parts, n, len);
+        send_masked(c, opcode, body, body_len, tail, tail_len);
         return;
     }
     uint8_t hdr[WSFRAME_MAX_HEADER];
-    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, NULL));
-    for (int i = 0; i < n; i++)
-        conn_send(c, parts[i].iov_base, parts[i].iov_len);
+    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, body_len + tail_len, NULL));
+    conn_send(c, body, body_len);
+    conn_send_copy(c, tail, tail_len);
 }
 
 void ws_send(struct conn *c, enum ws_opcode opcode, const void *payload, size_t len)
 {
-    struct iovec part = { (void *)payload, len };
-    ws_send_parts(c, opcode, &part, 1);
+    ws_send_with_tail(c, opcode, payload, len, NULL, 0);
+}
+
+void ws_send_copy(struct conn *c, enum ws_opcode opcode, const void *payload, size_t len)
+{
+    if (!may_send(c))
+        return;
+    if (c->role == CONN_CLIENT) {        /* masking makes a copy anyway */
+        ws_send_with_tail(c, opcode, payload, len, NULL, 0);
+        return;
+    }
+    count_out(c, len);
+    uint8_t hdr[WSFRAME_MAX_HEADER];
+    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, NULL));
+    conn_send_copy(c, payload, len);
 }
 
 struct msg *ws_frame_msg(enum ws_opcode opcode, const void *payload, size_t len)

@@ -46,8 +46,12 @@ void ws_tick(struct conn *c);
  * conn_flush(c) (see conn_send); a client masks a copy of it. Nothing is sent
  * once our Close is out (§5.5.1). */
 void ws_send(struct conn *c, enum ws_opcode opcode, const void *payload, size_t len);
-/* The same, for a payload made of several pieces. */
-void ws_send_parts(struct conn *c, enum ws_opcode opcode, const struct iovec *parts, int n);
+/* The same, but the payload is copied: for short-lived buffers. */
+void ws_send_copy(struct conn *c, enum ws_opcode opcode, const void *payload, size_t len);
+/* One message made of body (sent by reference, like ws_send) followed by a
+ * copy of a short tail: "text - 42" on /rpc, a tick's per-client count. */
+void ws_send_with_tail(struct conn *c, enum ws_opcode opcode, const void *body, size_t body_len,
+                       const void *tail, size_t tail_len);
 /* Encode a server frame once, for conn_send_msg() to many connections. */
 struct msg *ws_frame_msg(enum ws_opcode opcode, const void *payload, size_t len);
 /* Send a shared server frame made by ws_frame_msg(), counting it as a message. */
