@@ -58,20 +58,27 @@ static void count_out(struct conn *c, size_t len)
     }
 }
 
-/* A client's frame: header with a fresh key, then a masked copy. */
+/* A client's frame: header with a fresh key, then a masked copy, made on
+ * the stack when small and in a message of its own when not. */
 static void send_masked(struct conn *c, enum ws_opcode opcode, const void *body, size_t body_len,
                         const void *tail, size_t tail_len)
 {
-    uint8_t hdr[WSFRAME_MAX_HEADER], key[4];
+    uint8_t hdr[WSFRAME_MAX_HEADER], key[4], small[4096];
+    size_t len = body_len + tail_len;
     random_mask(key);
-    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, body_len + tail_len, key));
-    struct msg *m = msg_new(body_len + tail_len);
+    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, key));
+    struct msg *m = len > sizeof small ? msg_new(len) : NULL;
+    uint8_t *dst = m ? m->data : small;
     if (body_len)
-        memcpy(m->data, body, body_len);
+        memcpy(dst, body, body_len);
     if (tail_len)
-        memcpy(m->data + body_len, tail, tail_len);
-    m->len = (uint32_t)(body_len + tail_len);
-    wsframe_mask(m->data, m->len, key, 0);
+        memcpy(dst + body_len, tail, tail_len);
+    wsframe_mask(dst, len, key, 0);
+    if (!m) {
+        conn_send_copy(c, small, len);
+        return;
+    }
+    m->len = (uint32_t)len;
     conn_send_msg(c, m);
     msg_unref(m);
 }

@@ -1,0 +1,182 @@
+/* wsclient.c -- see wsclient.h. A connect in progress needs no special
+ * state: the request is queued at once, the kernel refuses the write with
+ * EAGAIN until the TCP handshake completes, conn.c then waits for EPOLLOUT
+ * like for any full socket, and a refused connect surfaces as a read error. */
+#include "wsclient.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ws.h"
+
+/* --- URLs ------------------------------------------------------------------ */
+
+static const char *skip_scheme(const char *s, bool *tls, uint16_t *port)
+{
+    static const struct { const char *prefix; bool tls; uint16_t port; } schemes[] = {
+        { "ws://", false, 80 }, { "wss://", true, 443 },
+        { "http://", false, 80 }, { "https://", true, 443 },
+    };
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i].prefix);
+        if (strncasecmp(s, schemes[i].prefix, n) == 0) {
+            *tls = schemes[i].tls;
+            *port = schemes[i].port;
+            return s + n;
+        }
+    }
+    *tls = false;
+    *port = 80;
+    return strstr(s, "://") ? NULL : s;
+}
+
+/* host, [v6host] or host:port, up to the path; returns the end or NULL. */
+static const char *parse_authority(const char *s, struct ws_url *url, const char **why)
+{
+    const char *end = s + strcspn(s, "/?#");
+    const char *host = s, *host_end, *colon;
+    if (*s == '[') {
+        host = s + 1;
+        host_end = memchr(host, ']', (size_t)(end - host));
+        if (!host_end)
+            return *why = "unclosed [ in host", NULL;
+        colon = host_end + 1 < end && host_end[1] == ':' ? host_end + 1 : NULL;
+    } else {
+        colon = memchr(s, ':', (size_t)(end - s));
+        host_end = colon ? colon : end;
+    }
+    size_t hlen = (size_t)(host_end - host);
+    if (hlen == 0 || hlen >= sizeof url->host)
+        return *why = "missing or overlong host", NULL;
+    memcpy(url->host, host, hlen);
+    url->host[hlen] = '\0';
+    if (colon) {
+        char *stop;
+        unsigned long port = strtoul(colon + 1, &stop, 10);
+        if (stop != end || colon + 1 == end || port == 0 || port > 65535)
+            return *why = "bad port", NULL;
+        url->port = (uint16_t)port;
+    }
+    return end;
+}
+
+int ws_url_parse(const char *text, struct ws_url *url, const char **why)
+{
+    memset(url, 0, sizeof *url);
+    const char *s = skip_scheme(text, &url->tls, &url->port);
+    if (!s) {
+        *why = "the scheme must be ws:// or wss://";
+        return -1;
+    }
+    s = parse_authority(s, url, why);
+    if (!s)
+        return -1;
+    size_t plen = strcspn(s, "#");          /* a fragment is never sent (§3) */
+    if (plen + 2 > sizeof url->path) {
+        *why = "path too long";
+        return -1;
+    }
+    if (*s != '/')
+        url->path[0] = '/';
+    memcpy(url->path + (*s != '/'), s, plen);
+    return 0;
+}
+
+void ws_url_format(const struct ws_url *url, char *out, size_t cap)
+{
+    bool v6 = strchr(url->host, ':') != NULL;
+    snprintf(out, cap, "%s://%s%s%s:%u%s", url->tls ? "wss" : "ws", v6 ? "[" : "", url->host,
+             v6 ? "]" : "", url->port, url->path);
+}
+
+/* --- the connection ---------------------------------------------------------- */
+
+static struct wsclient *client_of(struct conn *c)
+{
+    return (struct wsclient *)c;
+}
+
+static ssize_t client_on_http(struct conn *c, const uint8_t *buf, size_t len)
+{
+    struct wsclient *wc = client_of(c);
+    const char *why;
+    char status[96];
+    long used = handshake_client_response((const char *)buf, len, wc->key, &why, status,
+                                          sizeof status);
+    if (used == 0)
+        return 0;
+    if (used < 0) {
+        snprintf(wc->why, sizeof wc->why, "%s (%s)", why, status[0] ? status : "no status line");
+        conn_abort(c, wc->why);
+        return -1;
+    }
+    ws_open(c, &wc->handler->ep);
+    return used;
+}
+
+static void client_on_tick(struct conn *c)
+{
+    if (c->phase == CONN_WS) {
+        ws_tick(c);
+        return;
+    }
+    if (c->deadline_ms && c->env->now_ms >= c->deadline_ms)
+        conn_abort(c, "no handshake answer in time");
+}
+
+static void client_on_closed(struct conn *c)
+{
+    struct wsclient *wc = client_of(c);
+    if (!c->ep) {
+        if (wc->handler->on_fail)
+            wc->handler->on_fail(c, c->end_reason ? c->end_reason : "connection failed");
+        return;
+    }
+    if (c->ep->stats)
+        c->ep->stats->connections--;
+    if (c->ep->on_close)
+        c->ep->on_close(c);
+}
+
+static const struct conn_hooks client_hooks = {
+    .on_http = client_on_http,
+    .on_frames = ws_input,
+    .on_tick = client_on_tick,
+    .on_closed = client_on_closed,
+};
+
+struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url, size_t size,
+                                  const struct wsclient_handler *handler, const char *bind_ip,
+                                  const char *extra_headers, const char **err)
+{
+    if (url->tls) {
+        *err = "wss:// needs a build with TLS=1";
+        return NULL;
+    }
+    int fd = net_connect(url->host, url->port, bind_ip, err);
+    if (fd < 0)
+        return NULL;
+    net_set_nodelay(fd);
+    struct conn *c = conn_new(env, fd, size, CONN_CLIENT, &client_hooks, NULL);
+    if (!c) {
+        *err = "cannot watch the socket";
+        return NULL;
+    }
+    struct wsclient *wc = client_of(c);
+    wc->handler = handler;
+    handshake_client_key(wc->key);
+    char request[4096];
+    size_t n = handshake_client_request(request, sizeof request, url->host, url->port,
+                                        url->path, wc->key, extra_headers);
+    if (n == 0) {
+        conn_abort(c, "request too long");
+        *err = "request too long";
+        return NULL;
+    }
+    conn_send_copy(c, request, n);
+    conn_flush(c);
+    if (env->header_timeout_ms)
+        c->deadline_ms = env->now_ms + env->header_timeout_ms;
+    return wc;
+}
