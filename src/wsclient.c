@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stats.h"
 #include "ws.h"
 
 /* --- URLs ------------------------------------------------------------------ */
