@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "config.h"
 #include "server.h"
 
@@ -20,6 +21,7 @@ int main(int argc, char **argv)
         printf("wspulse %s\n", WSPULSE_VERSION);
         return 0;
     }
+    /* client subcommands */
     if (strcmp(cmd, "serve") == 0)
         return serve(argc, argv, 2);
     return serve(argc, argv, 1);
