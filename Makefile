@@ -1,32 +1,41 @@
 # wspulse -- one Makefile, read top to bottom, no configure step.
 #
-#   make               ./wspulse (gcc -O2, no warnings allowed)
+#   make               ./wspulse (gcc -O2; warnings are bugs)
 #   make run           build and run the server on the defaults
-#   make test          every test: unit, integration, conformance, browser, clients
+#   make test          every test: unit, integration, conformance, clients, browser
 #   make test SAN=1    the same against an AddressSanitizer + UBSan build
+#   make valgrind      integration tests with the server under valgrind
 #   make static        ./wspulse-static, fully static with musl
-#   make TLS=1         with OpenSSL for wss://
+#   make TLS=1         with OpenSSL, for https:// and wss://
 #   make fuzz          each libFuzzer harness for FUZZ_SECONDS (default 20)
 #   make bench         bench/compare.sh: wspulse against its peers
+#   make install       PREFIX=/usr/local DESTDIR= : binary, man page, systemd unit
 
-CC      ?= gcc
-PYTHON  ?= /usr/bin/python3
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP
-LDFLAGS ?=
-LDLIBS  ?= -lm
+CC       ?= gcc
+PYTHON   ?= /usr/bin/python3
+OPT      ?= -O2 -g
+WARN      = -Wall -Wextra
+CFLAGS   ?=
+LDFLAGS  ?=
+LDLIBS    = -lm
+ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -MMD -MP -Isrc $(OPT) $(CFLAGS)
+PREFIX   ?= /usr/local
+FUZZ_SECONDS ?= 20
 
-# Each variant builds into its own folder so objects never mix.
-B := build
+# Each variant builds into its own folder so objects never mix; the plain
+# build is ./wspulse, the others keep their binary in their folder.
+B   := build
+BIN := wspulse
 ifeq ($(SAN),1)
-    B := build/san
-    CFLAGS := -std=c11 -Wall -Wextra -D_GNU_SOURCE -MMD -MP -Og -g \
-              -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+    B   := build/san
+    BIN := build/san/wspulse
+    OPT := -Og -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
     LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(TLS),1)
-    B := $(B)/tls
-    CFLAGS += -DWSPULSE_TLS $(shell pkg-config --cflags openssl)
+    B   := $(B)/tls
+    BIN := $(B)/wspulse
+    ALL_CFLAGS += -DWSPULSE_TLS $(shell pkg-config --cflags openssl)
     LDLIBS += $(shell pkg-config --libs openssl)
 endif
 
@@ -37,27 +46,21 @@ endif
 OBJS := $(SRCS:src/%.c=$(B)/%.o) $(B)/www.o
 WWW  := $(sort $(wildcard www/*))
 
-# The binary under test: ./wspulse for a plain build, else the variant's own.
-ifeq ($(B),build)
-    BIN := wspulse
-else
-    BIN := $(B)/wspulse
-endif
-
-.PHONY: all run test unit int conformance browser clients static fuzz bench clean
+.PHONY: all run test unit int conformance clients browser valgrind static fuzz bench \
+        install clean
 all: $(BIN)
 
 $(BIN): $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(B)/%.o: src/%.c | $(B)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # www/ becomes a generated C file: every page as a byte array.
 $(B)/www.c: src/embed.sh $(WWW) | $(B)
 	sh src/embed.sh $(WWW) > $@
 $(B)/www.o: $(B)/www.c
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B):
 	mkdir -p $@
@@ -67,16 +70,19 @@ run: $(BIN)
 
 # --- tests -------------------------------------------------------------
 # Unit tests: one program per leaf module, linked with that module alone.
-UNITS := $(patsubst test/unit/test_%.c,%,$(wildcard test/unit/test_*.c))
+UNITS     := $(patsubst test/unit/test_%.c,%,$(wildcard test/unit/test_*.c))
 UNIT_BINS := $(UNITS:%=$(B)/test_%)
+# A leaf that builds on another leaf names it here.
+UNIT_DEPS_outq = src/buf.c
+$(B)/test_outq: src/buf.c
 $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Isrc -o $@ $< src/$*.c
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/$*.c $(UNIT_DEPS_$*)
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
 
-# Integration and conformance tests: the real binary on a free port, driven
-# by Debian's python3-websockets and by raw sockets.
+# The real binary on a free port, driven by Debian's python3-websockets, raw
+# sockets, tmux (the terminal clients) and Chromium (the pages).
 PYTEST = WSPULSE=$(BIN) PYTHONPATH=test/lib $(PYTHON)
 int: $(BIN)
 	$(PYTEST) -m unittest discover -s test/int -p 'test_*.py'
@@ -84,13 +90,35 @@ int: $(BIN)
 conformance: $(BIN)
 	$(PYTEST) test/conformance/conformance.py
 
-test: unit int conformance
+clients: $(BIN)
+	$(PYTEST) -m unittest discover -s test/clients -p 'test_*.py'
 
+browser: $(BIN)
+	cd test/browser && WSPULSE=$(BIN) node --test .
+
+test: unit int conformance clients browser
+
+# valgrind watches the server while the integration tests drive it.
+valgrind: $(BIN)
+	WSPULSE_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	    $(PYTEST) -m unittest discover -s test/int -p 'test_*.py'
+
+# --- other builds ------------------------------------------------------
 static:
-	$(MAKE) B=build/static CC=musl-gcc CFLAGS="-Os" LDFLAGS="-static" BIN=wspulse-static \
-	    wspulse-static
+	$(MAKE) B=build/static BIN=wspulse-static CC=musl-gcc OPT=-Os LDFLAGS=-static wspulse-static
 	strip wspulse-static
 	@ls -l wspulse-static
+
+fuzz:
+	test/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: $(BIN)
+	bench/compare.sh
+
+install: $(BIN)
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wspulse
+	install -D -m 644 src/wspulse.1 $(DESTDIR)$(PREFIX)/share/man/man1/wspulse.1
+	install -D -m 644 src/wspulse.service $(DESTDIR)$(PREFIX)/lib/systemd/system/wspulse.service
 
 clean:
 	rm -rf build wspulse wspulse-static test/out
