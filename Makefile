@@ -74,6 +74,8 @@ UNITS     := $(patsubst test/unit/test_%.c,%,$(wildcard test/unit/test_*.c))
 UNIT_BINS := $(UNITS:%=$(B)/test_%)
 # A leaf that builds on another leaf names it here.
 UNIT_DEPS_outq = src/buf.c
+UNIT_DEPS_access = src/http.c
+$(B)/test_access: src/http.c
 $(B)/test_outq: src/buf.c
 $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/$*.c $(UNIT_DEPS_$*)

@@ -254,7 +254,7 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
           "connections from one IP address (0: no limit)" },
         { "max-pending", "BYTES", CONFIG_BYTES, &cfg->max_pending, 4096, 1u << 30,
           "output queued for a client that is not reading; past it, it is closed" },
-        { "rate-limit", "N", CONFIG_UINT, &cfg->rate_limit, 0, 100000000,
+        { "rate-limit", "N", CONFIG_UINT, &cfg->rate_limit, 0, 1000000,
           "messages per second a client may send (0: no limit)" },
         { "ping-interval", "S", CONFIG_MS, &cfg->ping_interval_ms, 0, SEC(86400),
           "ping a silent client after S seconds; close it if no pong within S (0: never)" },

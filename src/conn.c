@@ -38,6 +38,10 @@ static _Thread_local struct {
 
 static const struct reactor_ops conn_ops;
 
+/* The per-connection budget of STYLE.md: an idle connection is this struct
+ * and nothing else (its buffers are freed when idle). */
+_Static_assert(sizeof(struct conn) <= 256, "idle connection over 256 bytes");
+
 /* --- watching ------------------------------------------------------------ */
 
 static bool wants_input(const struct conn *c)
@@ -408,6 +412,7 @@ static void conn_on_readable(struct reactor_watch *w)
     for (int round = 0; round < READ_ROUNDS && wants_input(c); round++) {
         ssize_t n = read(c->watch.fd, scratch, sizeof scratch);
         if (n > 0) {
+            c->env->now_ms = clock_mono_ms();    /* a vDSO call: cheap */
             c->active_ms = c->env->now_ms;
             conn_input(c, scratch, (size_t)n);
             conn_flush_pending();

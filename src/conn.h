@@ -64,6 +64,7 @@ struct conn_env {
     uint32_t        header_timeout_ms;   /* request head must be complete by then */
     uint32_t        ping_interval_ms;    /* keepalive ping after this much silence */
     uint32_t        close_timeout_ms;    /* wait for the peer's Close or EOF */
+    uint32_t        rate_limit;          /* messages a second per connection */
 };
 
 struct conn {
@@ -88,6 +89,8 @@ struct conn {
     uint64_t active_ms;                  /* last input */
     uint64_t deadline_ms;                /* phase deadline, 0 = none */
     const char *end_reason;              /* why it closed, for the last log line */
+    uint32_t rate_tokens;                /* --rate-limit bucket, in 1/1000 messages */
+    uint32_t rate_ms;                    /* when it was last filled (low bits of ms) */
     union {                              /* the endpoint's own per-connection state */
         uint64_t u64;
         void    *ptr;

@@ -78,8 +78,8 @@ bool log_enabled(enum log_level level)
     return level <= logger.level;
 }
 
-static size_t format_json(char *line, size_t cap, enum log_level level,
-                          const char *stamp, const char *text)
+static size_t format_json(char *line, size_t cap, enum log_level level, const char *stamp,
+                          const char *text, const struct log_field *fields, int count)
 {
     struct json_writer w;
     json_init(&w, line, cap - 1);
@@ -87,6 +87,12 @@ static size_t format_json(char *line, size_t cap, enum log_level level,
     json_member_cstr(&w, "time", stamp);
     json_member_cstr(&w, "level", level_names[level]);
     json_member_cstr(&w, "msg", text);
+    for (int i = 0; i < count; i++) {
+        if (fields[i].str)
+            json_member_cstr(&w, fields[i].key, fields[i].str);
+        else
+            json_member_int(&w, fields[i].key, fields[i].num);
+    }
     json_object_end(&w);
     ssize_t n = json_finish(&w);
     if (n < 0)                   /* cut text: keep the line valid JSON */
@@ -95,26 +101,59 @@ static size_t format_json(char *line, size_t cap, enum log_level level,
     return (size_t)n;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* logfmt: key=value, quoted when the value has blanks or quotes. */
+static size_t format_text_fields(char *out, size_t cap, const struct log_field *fields,
+                                 int count)
 {
-    if (!log_enabled(level))
-        return;
+    size_t n = 0;
+    for (int i = 0; i < count && n < cap; i++) {
+        int k;
+        if (!fields[i].str)
+            k = snprintf(out + n, cap - n, " %s=%lld", fields[i].key, fields[i].num);
+        else if (fields[i].str[strcspn(fields[i].str, " \"=")] || !fields[i].str[0])
+            k = snprintf(out + n, cap - n, " %s=\"%s\"", fields[i].key, fields[i].str);
+        else
+            k = snprintf(out + n, cap - n, " %s=%s", fields[i].key, fields[i].str);
+        n += k > 0 ? (size_t)k : 0;
+    }
+    return n < cap ? n : cap;
+}
+
+static void emit(enum log_level level, const char *text, const struct log_field *fields,
+                 int count)
+{
     int saved_errno = errno;
-    char text[LOG_LINE_MAX / 2], line[LOG_LINE_MAX], stamp[32];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
+    char line[LOG_LINE_MAX], stamp[32];
     clock_format_utc_ms(clock_wall_ms(), stamp);
     size_t n;
     if (logger.format == LOG_FORMAT_JSON) {
-        n = format_json(line, sizeof line, level, stamp, text);
+        n = format_json(line, sizeof line, level, stamp, text, fields, count);
     } else {
         int k = snprintf(line, sizeof line - 1, "%s %-5s %s", stamp, level_labels[level], text);
         n = k < (int)sizeof line - 1 ? (size_t)k : sizeof line - 2;
+        n += format_text_fields(line + n, sizeof line - 1 - n, fields, count);
     }
     line[n++] = '\n';
     ssize_t unused = write(logger.fd, line, n);  /* nowhere to report a failure */
     (void)unused;
     errno = saved_errno;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (!log_enabled(level))
+        return;
+    char text[LOG_LINE_MAX / 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    emit(level, text, NULL, 0);
+}
+
+void log_fields(enum log_level level, const char *event, const struct log_field *fields,
+                int count)
+{
+    if (log_enabled(level))
+        emit(level, event, fields, count);
 }

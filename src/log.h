@@ -23,6 +23,16 @@ bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* One event with named values: text as logfmt ("INFO close peer=1.2.3.4:5
+ * code=1000 reason=\"peer closed\""), JSON as members beside "msg". */
+struct log_field {
+    const char *key;
+    const char *str;             /* NULL: the value is num */
+    long long   num;
+};
+void log_fields(enum log_level level, const char *event, const struct log_field *fields,
+                int count);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "clock.h"
 #include "conn.h"
 #include "endpoint.h"
 #include "handshake.h"
 #include "http.h"
+#include "ipcount.h"
 #include "log.h"
 #include "net.h"
 #include "static.h"
@@ -38,6 +40,8 @@ static struct {
     int spare_fd;                /* given up to answer 503 when out of fds */
     size_t max_conns;            /* WebSocket connections at once */
     size_t ws_conns;
+    struct ipcount per_ip;       /* open connections per peer address */
+    struct access_rules access;
     bool draining;
     uint64_t drain_deadline_ms;
 } server = { .spare_fd = -1 };
@@ -57,22 +61,26 @@ static void page_readyz(struct conn *c, const struct request *r);
 static void page_stats(struct conn *c, const struct request *r);
 static void page_metrics(struct conn *c, const struct request *r);
 
+/* Paths not listed are pages from www/ ("/" is index.html, "/chat" also
+ * chat.html). With --token, WebSockets and the counters need the token;
+ * pages and health checks never do (a load balancer has no token). */
 static const struct route {
     const char *path;
     struct endpoint *ws;         /* the WebSocket endpoint here, if any */
     void (*page)(struct conn *c, const struct request *r);  /* a built-in page */
+    bool needs_token;
 } routes[] = {
-    { "/ws",      &ep_ticks, NULL },
-    { "/ticks",   &ep_ticks, NULL },
-    { "/echo",    &ep_echo,  NULL },   /* GET without Upgrade: www/echo.html */
-    { "/chat",    &ep_chat,  NULL },   /* and www/chat.html */
-    { "/rpc",     &ep_rpc,   NULL },
-    { "/sensor",  &ep_sensor, NULL },
-    { "/control", &ep_control, NULL },
-    { "/healthz", NULL,      page_healthz },
-    { "/readyz",  NULL,      page_readyz },
-    { "/stats",   NULL,      page_stats },
-    { "/metrics", NULL,      page_metrics },
+    { "/ws",      &ep_ticks,   NULL,          true },
+    { "/ticks",   &ep_ticks,   NULL,          true },
+    { "/echo",    &ep_echo,    NULL,          true },
+    { "/chat",    &ep_chat,    NULL,          true },
+    { "/rpc",     &ep_rpc,     NULL,          true },
+    { "/sensor",  &ep_sensor,  NULL,          true },
+    { "/control", &ep_control, NULL,          true },
+    { "/healthz", NULL,        page_healthz,  false },
+    { "/readyz",  NULL,        page_readyz,   false },
+    { "/stats",   NULL,        page_stats,    true },
+    { "/metrics", NULL,        page_metrics,  true },
 };
 
 static const struct route *find_route(const char *path, size_t len)
@@ -194,24 +202,50 @@ static void log_open(struct conn *c, const struct endpoint *ep)
         return;
     char peer[NET_ADDR_STRLEN];
     net_addr_format(&c->peer, peer);
-    log_info("open %s /%s", peer, ep->name);
+    struct log_field f[] = { { "peer", peer, 0 }, { "endpoint", ep->name, 0 } };
+    log_fields(LOG_INFO, "open", f, 2);
+}
+
+/* The handshake is valid (101) or the status to refuse it with. */
+static int admit(const struct request *r, char *accept, const char **why)
+{
+    int status = handshake_check(r->http, accept, why);
+    if (status != 101)
+        return status;
+    if (access_check_origin(&server.access, r->http)) {
+        *why = "Origin not allowed (--allow-origin)";
+        return 403;
+    }
+    if (access_check_token(&server.access, r->http)) {
+        *why = "a valid token is required (?token= or Authorization: Bearer)";
+        return 401;
+    }
+    if (server.ws_conns >= server.max_conns) {
+        stats.refused_full++;
+        *why = "server full (--max-conns)";
+        return 503;
+    }
+    return 101;
+}
+
+static const char *refusal_headers(int status)
+{
+    switch (status) {
+    case 401: return "WWW-Authenticate: Bearer realm=\"wspulse\"\r\n";
+    case 426: return "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n";
+    case 503: return "Retry-After: 5\r\n";
+    default:  return NULL;
+    }
 }
 
 static void upgrade(struct conn *c, const struct request *r, struct endpoint *ep)
 {
     char accept[HANDSHAKE_ACCEPT_LEN + 1];
     const char *why;
-    int status = handshake_check(r->http, accept, &why);
-    if (status == 101 && server.ws_conns >= server.max_conns) {
-        stats.refused_full++;
-        status = 503;
-        why = "server full (--max-conns)";
-    }
+    int status = admit(r, accept, &why);
     if (status != 101) {
         stats.handshakes_failed++;
-        respond_error(c, status, why,
-                      status == 426 ? "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n" : NULL,
-                      false);
+        respond_error(c, status, why, refusal_headers(status), false);
         return;
     }
     char extra[160];
@@ -280,6 +314,9 @@ static void handle_request(struct conn *c, const struct http_request *req)
         upgrade(c, &r, route->ws);
     else if (handshake_is_upgrade(req))
         respond_error(c, 404, "no WebSocket endpoint here", NULL, false);
+    else if (route && route->page && route->needs_token
+             && access_check_token(&server.access, req))
+        respond_error(c, 401, "a valid token is required", refusal_headers(401), r.head);
     else if (route && route->page)
         route->page(c, &r);
     else
@@ -321,8 +358,22 @@ static void server_on_tick(struct conn *c)
     }
 }
 
+static void log_close(const struct conn *c)
+{
+    if (!log_enabled(LOG_INFO))
+        return;
+    char peer[NET_ADDR_STRLEN];
+    net_addr_format(&c->peer, peer);
+    struct log_field f[] = {
+        { "peer", peer, 0 }, { "endpoint", c->ep->name, 0 },
+        { "code", NULL, c->close_code }, { "reason", c->end_reason ? c->end_reason : "", 0 },
+    };
+    log_fields(LOG_INFO, "close", f, 4);
+}
+
 static void server_on_closed(struct conn *c)
 {
+    ipcount_remove(&server.per_ip, c->peer.ip);
     const struct endpoint *ep = c->ep;
     if (!ep)
         return;
@@ -332,12 +383,7 @@ static void server_on_closed(struct conn *c)
     stats_count_close(c->close_code);
     if (ep->on_close)
         ep->on_close(c);
-    if (log_enabled(LOG_INFO)) {
-        char peer[NET_ADDR_STRLEN];
-        net_addr_format(&c->peer, peer);
-        log_info("close %s /%s %u %s", peer, ep->name, c->close_code,
-                 c->end_reason ? c->end_reason : "");
-    }
+    log_close(c);
 }
 
 static const struct conn_hooks server_hooks = {
@@ -368,6 +414,20 @@ static void refuse_for_lack_of_fds(int listen_fd)
     server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/* A new connection counts against its address; one over the per-IP
+ * limit is told so at once and closed. */
+static void admit_connection(struct conn *c)
+{
+    uint32_t n = ipcount_add(&server.per_ip, c->peer.ip);
+    c->deadline_ms = server.env.now_ms + server.cfg->header_timeout_ms;
+    if (server.cfg->max_conns_per_ip && n > server.cfg->max_conns_per_ip) {
+        stats.refused_full++;
+        respond_error(c, 429, "too many connections from your address (--max-conns-per-ip)",
+                      "Retry-After: 5\r\n", false);
+        conn_flush(c);
+    }
+}
+
 static void on_accept(struct reactor_watch *w)
 {
     for (;;) {
@@ -391,7 +451,7 @@ static void on_accept(struct reactor_watch *w)
         net_set_nodelay(fd);
         struct conn *c = conn_new(&server.env, fd, sizeof *c, CONN_SERVER, &server_hooks, &peer);
         if (c)
-            c->deadline_ms = server.env.now_ms + server.cfg->header_timeout_ms;
+            admit_connection(c);
     }
 }
 
@@ -505,6 +565,8 @@ static int setup(const struct server_config *cfg)
     server.env.header_timeout_ms = (uint32_t)cfg->header_timeout_ms;
     server.env.ping_interval_ms = (uint32_t)cfg->ping_interval_ms;
     server.env.close_timeout_ms = (uint32_t)cfg->close_timeout_ms;
+    server.env.rate_limit = (uint32_t)cfg->rate_limit;
+    server.access = (struct access_rules){ cfg->token, cfg->allow_origin };
     stats_init(server.env.now_ms, (uint32_t)cfg->tick_ms);
     ep_echo.max_message = cfg->max_message;
     static_set_dir(cfg->www_dir);

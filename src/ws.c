@@ -195,6 +195,8 @@ void ws_open(struct conn *c, const struct endpoint *ep)
     c->deadline_ms = 0;
     c->frame = (struct wsframe_parser){0};
     c->msg_opcode = 0;
+    c->rate_tokens = c->env->rate_limit * 1000;   /* start with a full bucket */
+    c->rate_ms = (uint32_t)c->env->now_ms;
     if (ep->stats) {
         ep->stats->connections++;
         ep->stats->connections_total++;
@@ -317,8 +319,32 @@ static bool on_payload(struct conn *c, const uint8_t *data, size_t len)
     return true;
 }
 
+/* --rate-limit: a token bucket holding one second's worth of messages. */
+static bool within_rate(struct conn *c)
+{
+    uint64_t rate = c->env->rate_limit;
+    if (rate == 0)
+        return true;
+    uint32_t now = (uint32_t)c->env->now_ms;
+    uint64_t tokens = c->rate_tokens + (uint64_t)(uint32_t)(now - c->rate_ms) * rate;
+    c->rate_ms = now;
+    if (tokens > rate * 1000)
+        tokens = rate * 1000;
+    if (tokens < 1000) {
+        c->rate_tokens = (uint32_t)tokens;
+        return false;
+    }
+    c->rate_tokens = (uint32_t)(tokens - 1000);
+    return true;
+}
+
 static void deliver(struct conn *c, uint8_t *data, size_t len)
 {
+    if (!within_rate(c)) {
+        stats.rate_limited++;
+        ws_fail(c, WS_CLOSE_POLICY, "rate limit exceeded");
+        return;
+    }
     enum ws_opcode opcode = (enum ws_opcode)c->msg_opcode;
     c->msg_opcode = 0;
     if (c->ep->stats) {

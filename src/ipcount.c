@@ -1,0 +1,91 @@
+/* ipcount.c -- see ipcount.h. Linear probing with backward-shift deletion:
+ * no tombstones, so lookups stay short however addresses come and go. */
+#include "ipcount.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FNV-1a: the addresses are not secret and the table is small; a peer that
+ * picks colliding addresses can only slow its own lookups a little, since it
+ * needs one connection per address. */
+static size_t hash(const uint8_t ip[16])
+{
+    uint64_t h = 14695981039346656037ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ ip[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+static size_t find(const struct ipcount *t, const uint8_t ip[16])
+{
+    size_t mask = t->cap - 1, i = hash(ip) & mask;
+    while (t->slots[i].count && memcmp(t->slots[i].ip, ip, 16) != 0)
+        i = (i + 1) & mask;
+    return i;                    /* the address's slot, or the free slot for it */
+}
+
+static void grow(struct ipcount *t)
+{
+    struct ipcount old = *t;
+    t->cap = old.cap ? old.cap * 2 : 64;
+    t->slots = calloc(t->cap, sizeof *t->slots);
+    if (!t->slots) {
+        fprintf(stderr, "wspulse: out of memory (per-IP table)\n");
+        abort();
+    }
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.slots[i].count)
+            t->slots[find(t, old.slots[i].ip)] = old.slots[i];
+    free(old.slots);
+}
+
+uint32_t ipcount_add(struct ipcount *t, const uint8_t ip[16])
+{
+    if ((t->used + 1) * 2 > t->cap)
+        grow(t);
+    struct ipcount_slot *s = &t->slots[find(t, ip)];
+    if (s->count == 0) {
+        memcpy(s->ip, ip, 16);
+        t->used++;
+    }
+    return ++s->count;
+}
+
+uint32_t ipcount_get(const struct ipcount *t, const uint8_t ip[16])
+{
+    return t->cap ? t->slots[find(t, ip)].count : 0;
+}
+
+/* Empty slot i, then move back any later entry of the run that its hash
+ * would place at or before i, so every entry stays reachable. */
+static void delete_at(struct ipcount *t, size_t i)
+{
+    size_t mask = t->cap - 1;
+    for (size_t j = (i + 1) & mask; t->slots[j].count; j = (j + 1) & mask) {
+        size_t home = hash(t->slots[j].ip) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].count = 0;
+    t->used--;
+}
+
+void ipcount_remove(struct ipcount *t, const uint8_t ip[16])
+{
+    size_t i = find(t, ip);
+    assert(t->slots[i].count > 0);
+    if (--t->slots[i].count == 0) {
+        t->slots[i].count = 1;   /* delete_at expects a live entry */
+        delete_at(t, i);
+    }
+}
+
+void ipcount_free(struct ipcount *t)
+{
+    free(t->slots);
+    *t = (struct ipcount){0};
+}
