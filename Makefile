@@ -47,7 +47,7 @@ OBJS := $(SRCS:src/%.c=$(B)/%.o) $(B)/www.o
 WWW  := $(sort $(wildcard www/*))
 
 .PHONY: all run test unit int conformance clients browser valgrind static fuzz bench \
-        install clean
+        install clean tls-build
 all: $(BIN)
 
 $(BIN): $(OBJS)
@@ -84,9 +84,14 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
 
 # The real binary on a free port, driven by Debian's python3-websockets, raw
-# sockets, tmux (the terminal clients) and Chromium (the pages).
-PYTEST = WSPULSE=$(BIN) PYTHONPATH=test/lib $(PYTHON)
-int: $(BIN)
+# sockets, tmux (the terminal clients) and Chromium (the pages). The wss://
+# tests use the TLS build of the same variant.
+TLS_BIN := $(if $(filter 1,$(SAN)),build/san/tls/wspulse,build/tls/wspulse)
+PYTEST = WSPULSE=$(BIN) WSPULSE_TLS=$(TLS_BIN) PYTHONPATH=test/lib $(PYTHON)
+tls-build:
+	$(MAKE) TLS=1 SAN=$(SAN) $(TLS_BIN)
+
+int: $(BIN) tls-build
 	$(PYTEST) -m unittest discover -s test/int -p 'test_*.py'
 
 conformance: $(BIN)
@@ -95,8 +100,8 @@ conformance: $(BIN)
 clients: $(BIN)
 	$(PYTEST) -m unittest discover -s test/clients -p 'test_*.py'
 
-browser: $(BIN)
-	cd test/browser && WSPULSE=$(BIN) node --test .
+browser: $(BIN) tls-build
+	cd test/browser && WSPULSE=$(BIN) WSPULSE_TLS=$(TLS_BIN) node --test .
 
 test: unit int conformance clients browser
 

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "http.h"
+#include "tls.h"
 
 #define SCRATCH_BYTES      (256 * 1024)
 #define BATCH_IOVS         64
@@ -49,12 +50,29 @@ static bool wants_input(const struct conn *c)
     return c->phase != CONN_CLOSED && c->phase != CONN_FLUSHING && !c->read_paused;
 }
 
+static bool wants_output(const struct conn *c)
+{
+    return !outq_empty(&c->out) || (c->tls && tls_wants_write(c->tls));
+}
+
 static void update_watch(struct conn *c)
 {
     if (c->phase == CONN_CLOSED)
         return;
-    if (reactor_modify(c->env->reactor, &c->watch, wants_input(c), !outq_empty(&c->out)) < 0)
+    if (reactor_modify(c->env->reactor, &c->watch, wants_input(c), wants_output(c)) < 0)
         conn_abort(c, "epoll_ctl failed");
+}
+
+/* --- the socket, plain or TLS ---------------------------------------------- */
+
+static ssize_t io_read(struct conn *c, void *buf, size_t n)
+{
+    return c->tls ? tls_read(c->tls, buf, n) : read(c->watch.fd, buf, n);
+}
+
+static ssize_t io_writev(struct conn *c, const struct iovec *iov, int count)
+{
+    return c->tls ? tls_writev(c->tls, iov, count) : writev(c->watch.fd, iov, count);
 }
 
 /* --- creation and the end ----------------------------------------------- */
@@ -112,6 +130,7 @@ static void conn_release(void *p)
     if (c->next)
         c->next->prev = c->prev;
     c->env->count--;
+    tls_free(c->tls);
     free(c);
 }
 
@@ -153,6 +172,8 @@ void conn_finish(struct conn *c)
 
 static void shut_down_writing(struct conn *c)
 {
+    if (!c->shut_wr && c->tls)
+        tls_close_notify(c->tls);
     if (!c->shut_wr && shutdown(c->watch.fd, SHUT_WR) < 0 && errno != ENOTCONN) {
         conn_abort(c, strerror(errno));
         return;
@@ -184,7 +205,7 @@ static void write_queue(struct conn *c)
     while (!outq_empty(&c->out)) {
         struct iovec iov[BATCH_IOVS];
         int n = outq_iov(&c->out, iov, BATCH_IOVS);
-        ssize_t w = writev(c->watch.fd, iov, n);
+        ssize_t w = io_writev(c, iov, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN)
@@ -219,9 +240,16 @@ static void after_output(struct conn *c)
     update_watch(c);
 }
 
+static void conn_on_readable(struct reactor_watch *w);
+
 static void conn_on_writable(struct reactor_watch *w)
 {
     struct conn *c = (struct conn *)w;
+    if (c->tls && tls_wants_write(c->tls)) {
+        conn_on_readable(w);     /* a read was waiting for the handshake to write */
+        if (c->phase == CONN_CLOSED)
+            return;
+    }
     write_queue(c);
     if (c->phase != CONN_CLOSED)
         after_output(c);
@@ -255,7 +283,7 @@ void conn_flush(struct conn *c)
         return;
     ssize_t w;
     do
-        w = writev(c->watch.fd, batch.iov, batch.count);
+        w = io_writev(c, batch.iov, batch.count);
     while (w < 0 && errno == EINTR);
     if (w < 0 && errno != EAGAIN) {
         conn_abort(c, strerror(errno));
@@ -410,7 +438,7 @@ static void conn_on_readable(struct reactor_watch *w)
 {
     struct conn *c = (struct conn *)w;
     for (int round = 0; round < READ_ROUNDS && wants_input(c); round++) {
-        ssize_t n = read(c->watch.fd, scratch, sizeof scratch);
+        ssize_t n = io_read(c, scratch, sizeof scratch);
         if (n > 0) {
             c->env->now_ms = clock_mono_ms();    /* a vDSO call: cheap */
             c->active_ms = c->env->now_ms;
@@ -422,6 +450,8 @@ static void conn_on_readable(struct reactor_watch *w)
             peer_closed(c);
             return;
         } else if (errno == EAGAIN) {
+            if (c->tls)
+                update_watch(c); /* TLS may need the socket writable first */
             return;
         } else if (errno != EINTR) {
             conn_abort(c, strerror(errno));

@@ -25,6 +25,7 @@
 
 struct conn;
 struct endpoint;
+struct tls_conn;
 
 enum conn_phase {
     CONN_HTTP,                   /* reading a request (server) or response (client) */
@@ -86,6 +87,7 @@ struct conn {
     bool     ping_outstanding;
     uint16_t close_code;                 /* sent or received; 1006 if none */
     struct net_addr peer;
+    struct tls_conn *tls;                /* NULL: plain TCP */
     uint64_t active_ms;                  /* last input */
     uint64_t deadline_ms;                /* phase deadline, 0 = none */
     const char *end_reason;              /* why it closed, for the last log line */

@@ -25,6 +25,7 @@
 #include "net.h"
 #include "static.h"
 #include "stats.h"
+#include "tls.h"
 #include "ws.h"
 
 #define SWEEP_MS        250      /* deadlines and keepalive checks */
@@ -450,7 +451,9 @@ static void on_accept(struct reactor_watch *w)
         net_addr_from_sockaddr(&peer, (struct sockaddr *)&ss);
         net_set_nodelay(fd);
         struct conn *c = conn_new(&server.env, fd, sizeof *c, CONN_SERVER, &server_hooks, &peer);
-        if (c)
+        if (c && server.cfg->tls_cert && !(c->tls = tls_new_server(c->watch.fd)))
+            conn_abort(c, "cannot start TLS");
+        if (c && c->phase != CONN_CLOSED)
             admit_connection(c);
     }
 }
@@ -543,7 +546,8 @@ static void announce(const struct server_config *cfg, size_t fd_capacity)
     bool v6 = strchr(cfg->host, ':') != NULL;
     const char *shown = strcmp(cfg->host, "0.0.0.0") == 0 || strcmp(cfg->host, "::") == 0
                             ? "127.0.0.1" : cfg->host;
-    printf("wspulse %s listening on http://%s%s%s:%u/\n", WSPULSE_VERSION,
+    printf("wspulse %s listening on %s://%s%s%s:%u/\n", WSPULSE_VERSION,
+           cfg->tls_cert ? "https" : "http",
            v6 && shown == cfg->host ? "[" : "", shown, v6 && shown == cfg->host ? "]" : "", port);
     fflush(stdout);
     log_info("listening on %s port %u; open-file limit allows %zu connections, "
@@ -574,6 +578,11 @@ static int setup(const struct server_config *cfg)
                      cfg->sensor_log) < 0) {
         fprintf(stderr, "wspulse: cannot open sensor log %s: %s\n", cfg->sensor_log,
                 strerror(errno));
+        return -1;
+    }
+    const char *err;
+    if (cfg->tls_cert && tls_setup(cfg->tls_cert, cfg->tls_key, &err) < 0) {
+        fprintf(stderr, "wspulse: TLS: %s\n", err);
         return -1;
     }
     if (start_listening(cfg) < 0)
