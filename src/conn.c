@@ -336,15 +336,32 @@ void conn_send(struct conn *c, const void *p, size_t n)
         outq_push_copy(&c->out, p, n);
 }
 
+/* Queue a copy and write at once: for what is too big for the batch. Any
+ * batch of c's goes first, to keep the order. */
+static void send_large_copy(struct conn *c, const void *p, size_t n)
+{
+    conn_flush(c);
+    if (c->phase == CONN_CLOSED)
+        return;
+    outq_push_copy(&c->out, p, n);
+    write_queue(c);
+    if (c->phase != CONN_CLOSED)
+        after_output(c);
+}
+
 void conn_send_copy(struct conn *c, const void *p, size_t n)
 {
     if (c->phase == CONN_CLOSED || n == 0)
         return;
+    if (n > BATCH_COPY_BYTES) {
+        send_large_copy(c, p, n);
+        return;
+    }
     if (batch.owner == c && batch.copy_len + n > BATCH_COPY_BYTES)
         conn_flush(c);
-    if (n > BATCH_COPY_BYTES || !batch_claim(c)) {
+    if (!batch_claim(c)) {
         if (c->phase != CONN_CLOSED)
-            outq_push_copy(&c->out, p, n);   /* large or queued: copy once, there */
+            outq_push_copy(&c->out, p, n);   /* behind what is queued */
         return;
     }
     uint8_t *dst = batch.copy + batch.copy_len;

@@ -451,10 +451,12 @@ static void on_accept(struct reactor_watch *w)
         net_addr_from_sockaddr(&peer, (struct sockaddr *)&ss);
         net_set_nodelay(fd);
         struct conn *c = conn_new(&server.env, fd, sizeof *c, CONN_SERVER, &server_hooks, &peer);
-        if (c && server.cfg->tls_cert && !(c->tls = tls_new_server(c->watch.fd)))
+        if (!c)
+            continue;
+        admit_connection(c);     /* counted from here: on_closed uncounts */
+        if (server.cfg->tls_cert && c->phase == CONN_HTTP
+            && !(c->tls = tls_new_server(c->watch.fd)))
             conn_abort(c, "cannot start TLS");
-        if (c && c->phase != CONN_CLOSED)
-            admit_connection(c);
     }
 }
 
