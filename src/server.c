@@ -450,13 +450,19 @@ static void on_accept(struct reactor_watch *w)
         struct net_addr peer;
         net_addr_from_sockaddr(&peer, (struct sockaddr *)&ss);
         net_set_nodelay(fd);
-        struct conn *c = conn_new(&server.env, fd, sizeof *c, CONN_SERVER, &server_hooks, &peer);
-        if (!c)
+        struct tls_conn *tls = server.cfg->tls_cert ? tls_new_server(fd) : NULL;
+        if (server.cfg->tls_cert && !tls) {
+            log_error("cannot start a TLS session: out of memory");
+            close(fd);
             continue;
-        admit_connection(c);     /* counted from here: on_closed uncounts */
-        if (server.cfg->tls_cert && c->phase == CONN_HTTP
-            && !(c->tls = tls_new_server(c->watch.fd)))
-            conn_abort(c, "cannot start TLS");
+        }
+        struct conn *c = conn_new(&server.env, fd, sizeof *c, CONN_SERVER, &server_hooks, &peer);
+        if (!c) {
+            tls_free(tls);
+            continue;
+        }
+        c->tls = tls;
+        admit_connection(c);
     }
 }
 
