@@ -459,7 +459,9 @@ static void conn_on_readable(struct reactor_watch *w)
         if (n > 0) {
             c->env->now_ms = clock_mono_ms();    /* a vDSO call: cheap */
             c->active_ms = c->env->now_ms;
+            c->env->reading = c;
             conn_input(c, scratch, (size_t)n);
+            c->env->reading = NULL;
             conn_flush_pending();
             if ((size_t)n < sizeof scratch)
                 return;

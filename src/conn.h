@@ -60,6 +60,7 @@ struct conn_env {
     struct conn    *all;                 /* every live connection */
     size_t          count;
     uint64_t        now_ms;              /* monotonic, refreshed by conn_env_tick */
+    struct conn    *reading;             /* whose input is being handled now */
     /* Limits (0 = none). */
     size_t          max_pending;         /* queued bytes a pushed message may find */
     uint32_t        header_timeout_ms;   /* request head must be complete by then */

@@ -172,7 +172,9 @@ bool ws_can_push(struct conn *c)
     if (c->phase != CONN_WS)
         return false;
     size_t limit = c->env->max_pending;
-    if (limit == 0 || conn_pending(c) <= limit)
+    /* The sender of a broadcast gets its own copy too: its backlog is its
+     * own doing, and conn.c stops reading it while the backlog is large. */
+    if (limit == 0 || conn_pending(c) <= limit || c == c->env->reading)
         return true;
     stats.slow_consumers++;
     log_warn("slow consumer %s on /%s: %zu bytes queued, over --max-pending; closing",

@@ -60,7 +60,8 @@ void ws_send_msg(struct conn *c, struct msg *m, size_t payload_len);
 /* Before pushing a message the client did not ask for (a tick, a broadcast):
  * true if it may be queued. A client whose queued output is already over
  * env->max_pending is not reading: it is closed (1008, counted, logged) and
- * its queue freed at once, and false is returned. */
+ * its queue freed at once, and false is returned. The client whose message
+ * caused the push is exempt: its input is paused instead (conn.c). */
 bool ws_can_push(struct conn *c);
 
 /* Start the closing handshake (§7.1.2): send Close with code and reason,
