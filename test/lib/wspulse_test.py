@@ -16,6 +16,8 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.path.join(ROOT, os.environ.get("WSPULSE", "wspulse"))
+# The TLS build of the same variant (make builds it for the tests).
+TLS_BINARY = os.path.join(ROOT, os.environ.get("WSPULSE_TLS", "build/tls/wspulse"))
 OUT = os.path.join(ROOT, "test", "out")
 # Extra command prefix, e.g. "valgrind --error-exitcode=99 -q" (make valgrind).
 WRAPPER = os.environ.get("WSPULSE_WRAPPER", "").split()
@@ -42,7 +44,8 @@ def timeout(seconds):
 class Server:
     """A wspulse server process on a free port. Use as a context manager."""
 
-    def __init__(self, *args, name="server", env=None):
+    def __init__(self, *args, name="server", env=None, binary=None):
+        self.binary = binary or BINARY
         self.args = list(args)
         self.name = name
         self.env = env
@@ -52,10 +55,10 @@ class Server:
         self.log_path = os.path.join(OUT, f"{name}.log")
 
     def start(self):
-        if not os.path.exists(BINARY):
-            raise RuntimeError(f"{BINARY} does not exist: run make first")
+        if not os.path.exists(self.binary):
+            raise RuntimeError(f"{self.binary} does not exist: run make first")
         self.log = open(self.log_path, "w")
-        cmd = WRAPPER + [BINARY, "--port", "0"] + self.args
+        cmd = WRAPPER + [self.binary, "--port", "0"] + self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=self.env)
         line = self.proc.stdout.readline()
