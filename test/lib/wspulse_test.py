@@ -62,7 +62,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=self.env)
         line = self.proc.stdout.readline()
-        m = re.search(r"http://(\[[^\]]+\]|[^:/]+):(\d+)/", line)
+        m = re.search(r"https?://(\[[^\]]+\]|[^:/]+):(\d+)/", line)
         if not m:
             self.proc.kill()
             raise RuntimeError(f"server did not announce its URL: {line!r}; "
