@@ -21,7 +21,6 @@
 #define BATCH_IOVS         64
 #define BATCH_COPY_BYTES   (16 * 1024)
 #define PAUSE_READ_BYTES   (1024 * 1024)   /* own output backlog that stops reading */
-#define RESUME_READ_BYTES  (256 * 1024)
 #define READ_ROUNDS        8
 
 /* The bytes of one read. Replies may point into it until conn_flush(). */
@@ -223,13 +222,22 @@ static void write_queue(struct conn *c)
     }
 }
 
+/* Stop reading a peer whose own output backs up: TCP then slows it down.
+ * Well under --max-pending, so a busy sender is throttled, not closed. */
+static size_t pause_threshold(const struct conn *c)
+{
+    size_t half = c->env->max_pending / 2;
+    return half && half < PAUSE_READ_BYTES ? half : PAUSE_READ_BYTES;
+}
+
 /* The queue changed: apply backpressure and finish closes that waited for it. */
 static void after_output(struct conn *c)
 {
     size_t pending = conn_pending(c);
-    if (!c->read_paused && pending > PAUSE_READ_BYTES)
+    size_t pause = pause_threshold(c);
+    if (!c->read_paused && pending > pause)
         c->read_paused = true;
-    else if (c->read_paused && pending <= RESUME_READ_BYTES)
+    else if (c->read_paused && pending <= pause / 4)
         c->read_paused = false;
     if (pending == 0 && c->phase == CONN_FLUSHING) {
         conn_abort(c, c->end_reason ? c->end_reason : "closed");

@@ -78,7 +78,7 @@ static void closes_json(struct json_writer *w)
     for (int i = 0; i < 17; i++) {
         if (!stats.closes_by_code[i])
             continue;
-        char code[8];
+        char code[12];
         snprintf(code, sizeof code, "%d", 1000 + i);
         json_member_uint(w, i < 16 ? code : "other", stats.closes_by_code[i]);
     }
