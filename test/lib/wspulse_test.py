@@ -62,6 +62,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, env=self.env)
         line = self.proc.stdout.readline()
+        self.banner = line.rstrip("\n")     # "wspulse X.Y.Z listening on URL"
         m = re.search(r"https?://(\[[^\]]+\]|[^:/]+):(\d+)/", line)
         if not m:
             self.proc.kill()
@@ -241,5 +242,47 @@ class FrameReader:
                 self.buf += chunk
         except ConnectionResetError:
             return True
+        except socket.timeout:
+            return False
+
+
+class ResponseReader:
+    """Reads HTTP responses one at a time from a socket (keep-alive,
+    pipelining), using Content-Length to find where each body ends."""
+
+    def __init__(self, sock, initial=b""):
+        self.sock = sock
+        self.buf = initial
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def read(self, head_only=False):
+        """(status, headers dict with lower-case names, body) of the next
+        response; head_only for the answer to HEAD, which has no body."""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        end = self.buf.index(b"\r\n\r\n") + 4
+        status, headers, _ = parse_response(self.buf[:end])
+        n = 0 if head_only else int(headers.get("content-length", "0"))
+        while len(self.buf) < end + n:
+            self._fill()
+        body, self.buf = self.buf[end:end + n], self.buf[end + n:]
+        return status, headers, body
+
+    def at_eof(self, timeout_s=5):
+        """True if the server closes the connection with nothing more sent."""
+        self.sock.settimeout(timeout_s)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return not self.buf
+                self.buf += chunk
+        except ConnectionResetError:
+            return not self.buf
         except socket.timeout:
             return False
