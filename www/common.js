@@ -41,8 +41,9 @@ const wsp = (() => {
     }
 
     /* One WebSocket to one path that reconnects after every drop until
-     * stop(). handlers: open(), message(data), close(event) -- close is
-     * called for drops, not for stop(). The state shows in the page's
+     * stop(). handlers: open(), message(data), close(event): close is called
+     * whenever a socket goes away, with null if stop() closed it. The state
+     * shows in the page's
      * [data-conn] element (data-state = connecting, connected, reconnecting
      * or disconnected) and the details (URL, why it closed) in
      * [data-conn-detail]. */
@@ -82,9 +83,12 @@ const wsp = (() => {
             this.timer = null;
             const ws = this.ws;
             this.ws = null;
-            if (ws)
-                ws.close(1000);
             this.show('disconnected', why);
+            if (ws) {
+                ws.close(1000);
+                if (this.handlers.close)
+                    this.handlers.close(null);
+            }
         }
 
         /* The address changed: go there now if we are meant to be connected. */
@@ -117,15 +121,15 @@ const wsp = (() => {
 
         connect() {
             this.timer = null;
-            let url;
+            let url, ws;
             try {
                 url = wsUrl(server() ? serverField.value : '', this.path);
+                ws = new WebSocket(url);
             } catch (err) {
                 this.wanted = false;
-                this.show('disconnected', 'not a valid server address');
+                this.show('disconnected', `not a usable server address: ${err.message}`);
                 return;
             }
-            const ws = new WebSocket(url);
             let openedAt = 0;
             this.ws = ws;
             this.show(this.failures ? 'reconnecting' : 'connecting', url);
