@@ -2,7 +2,7 @@
 // matched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, screenshot, numberOf, waitForState } from './helpers.mjs';
+import { setup, startServer, screenshot, numberOf, waitForState } from './helpers.mjs';
 
 let env;
 before(async () => { env = await setup('echo'); });
@@ -32,5 +32,28 @@ test('echo: one message, then 10,000 sent, received and matched, none lost',
     assert.match(await page.textContent('#elapsed'), /^\d+(\.\d+)? m?s$/);
 
     await screenshot(page, 'echo');
+    assert.deepEqual(env.errors, []);
+});
+
+test('echo: the server field moves the connection to another server', { timeout: 30000 },
+     async () => {
+    const other = await startServer('echo-other');
+    try {
+        const page = await env.page();
+        await page.goto(env.url('/echo'));
+        await waitForState(page, '#conn', 'connected');
+        const host = new URL(other.url).host;
+        await page.fill('#server', host);
+        await page.press('#server', 'Enter');
+        await page.waitForFunction((h) => document.querySelector('[data-conn-detail]')
+            .textContent === `ws://${h}/rpc`, host);
+        await waitForState(page, '#conn', 'connected');
+        await page.click('#send-one');
+        await page.waitForFunction(
+            () => /^Hello, wspulse - \d+$/.test(document.querySelector('#reply').textContent));
+        assert.equal(await page.inputValue('#server'), host);
+    } finally {
+        await other.stop();
+    }
     assert.deepEqual(env.errors, []);
 });
