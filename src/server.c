@@ -266,6 +266,8 @@ static void upgrade(struct conn *c, const struct request *r, struct endpoint *ep
 /* RFC 9112 §9.3: HTTP/1.1 stays open unless "close"; 1.0 only if asked. */
 static bool wants_keep_alive(const struct http_request *req)
 {
+    if (server.draining)
+        return false;            /* one last answer, then close */
     const struct http_span *v = http_header_get(req, "Connection");
     if (req->minor_version >= 1)
         return !(v && http_has_token(v, "close"));
@@ -280,18 +282,56 @@ static bool has_body(const struct http_request *req)
     return http_header_get(req, "Transfer-Encoding") || (len && !http_span_eq(len, "0"));
 }
 
+/* RFC 9112 §3.2: an HTTP/1.1 request MUST have exactly one Host. */
+static bool host_ok(const struct http_request *req)
+{
+    if (req->minor_version < 1)
+        return true;
+    int hosts = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        hosts += http_span_case_eq(&req->headers[i].name, "Host");
+    return hosts == 1;
+}
+
+/* The path of the target: origin form "/p?q" as is; absolute form
+ * "http://host/p?q", which a server MUST accept (RFC 9112 §3.2.2), without
+ * its scheme and authority. An empty span if it is neither. */
+static struct http_span target_path(const struct http_span *target)
+{
+    struct http_span t = *target;
+    if (t.len > 0 && t.p[0] == '/')
+        return t;
+    struct http_span scheme = { t.p, 0 };
+    const char *sep = memchr(t.p, ':', t.len);
+    if (!sep || (size_t)(t.p + t.len - sep) < 3 || sep[1] != '/' || sep[2] != '/')
+        return (struct http_span){ t.p, 0 };
+    scheme.len = (size_t)(sep - t.p);
+    if (!http_span_case_eq(&scheme, "http") && !http_span_case_eq(&scheme, "https"))
+        return (struct http_span){ t.p, 0 };
+    const char *authority = sep + 3, *end = t.p + t.len;
+    const char *path = authority;
+    while (path < end && *path != '/' && *path != '?')
+        path++;
+    if (path == end || *path == '?')
+        return (struct http_span){ "/", 1 };   /* "http://host" means "/" */
+    return (struct http_span){ path, (size_t)(end - path) };
+}
+
 /* Why a request cannot be served at all, or NULL; sets *status. */
-static const char *refusal(const struct http_request *req, bool get, bool head, int *status)
+static const char *refusal(const struct http_request *req, const struct http_span *path,
+                           bool get, bool head, int *status)
 {
     *status = 400;
     if (!get && !head) {
         *status = 405;
         return "only GET and HEAD";
     }
+    if (!host_ok(req))
+        return "an HTTP/1.1 request needs exactly one Host header";
     if (has_body(req))
         return "a request body is not accepted here";
-    if (req->target.len == 0 || req->target.p[0] != '/')
-        return "the target must be a path";
+    if (path->len == 0)
+        return "the target must be a path or an http:// URL";
     return NULL;
 }
 
@@ -301,15 +341,16 @@ static void handle_request(struct conn *c, const struct http_request *req)
     bool get = http_span_eq(&req->method, "GET");
     r.head = http_span_eq(&req->method, "HEAD");
     stats.http_requests++;
+    struct http_span target = target_path(&req->target);
     int status;
-    const char *why = refusal(req, get, r.head, &status);
+    const char *why = refusal(req, &target, get, r.head, &status);
     if (why) {
         respond_error(c, status, why, status == 405 ? "Allow: GET, HEAD\r\n" : NULL, r.head);
         return;
     }
-    r.path = req->target.p;
-    const char *query = memchr(r.path, '?', req->target.len);
-    r.path_len = query ? (size_t)(query - r.path) : req->target.len;
+    r.path = target.p;
+    const char *query = memchr(r.path, '?', target.len);
+    r.path_len = query ? (size_t)(query - r.path) : target.len;
     const struct route *route = find_route(r.path, r.path_len);
     if (handshake_is_upgrade(req) && route && route->ws)
         upgrade(c, &r, route->ws);
@@ -477,13 +518,18 @@ static void begin_drain(void)
     server.drain_deadline_ms = server.env.now_ms + server.cfg->drain_timeout_ms;
     reactor_close(&server.reactor, &server.listener);
     log_info("shutting down: closing %zu connection(s)", server.env.count);
-    for (struct conn *c = server.env.all; c; c = c->next) {
+    /* HTTP connections stay: a request already on its way gets an answer
+     * (/readyz says 503 now) with Connection: close. */
+    for (struct conn *c = server.env.all; c; c = c->next)
         if (c->phase == CONN_WS)
             ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
-        else if (c->phase == CONN_HTTP)
-            conn_abort(c, "server shutting down");
-    }
     conn_flush_pending();
+}
+
+/* Draining is over when every WebSocket has closed, or at the deadline. */
+static bool drained(void)
+{
+    return server.ws_conns == 0 || server.env.now_ms >= server.drain_deadline_ms;
 }
 
 static void on_signal(int signo)
@@ -509,7 +555,7 @@ static void on_sweep(struct reactor_timer *t, uint64_t expirations)
     (void)t, (void)expirations;
     conn_env_tick(&server.env);
     conn_flush_pending();
-    if (server.draining && (server.env.count == 0 || server.env.now_ms >= server.drain_deadline_ms)) {
+    if (server.draining && drained()) {
         conn_env_abort_all(&server.env, "server shutting down");
         reactor_stop(&server.reactor);
     }
