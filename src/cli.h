@@ -4,4 +4,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+/* wspulse bench MODE [URL] [options]: the load generator (cli_bench.c). */
+int cli_bench(int argc, char **argv);
+
 #endif

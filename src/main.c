@@ -22,6 +22,8 @@ int main(int argc, char **argv)
         return 0;
     }
     /* client subcommands */
+    if (strcmp(cmd, "bench") == 0)
+        return cli_bench(argc, argv);
     if (strcmp(cmd, "serve") == 0)
         return serve(argc, argv, 2);
     return serve(argc, argv, 1);
