@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
+#include "clock.h"
 #include "stats.h"
 #include "ws.h"
 
@@ -98,6 +100,13 @@ static struct wsclient *client_of(struct conn *c)
     return (struct wsclient *)c;
 }
 
+/* The code of a status line such as "HTTP/1.1 404 Not Found", or 0. */
+static int status_code(const char *line)
+{
+    const char *space = strchr(line, ' ');
+    return space ? atoi(space + 1) : 0;
+}
+
 static ssize_t client_on_http(struct conn *c, const uint8_t *buf, size_t len)
 {
     struct wsclient *wc = client_of(c);
@@ -108,7 +117,12 @@ static ssize_t client_on_http(struct conn *c, const uint8_t *buf, size_t len)
     if (used == 0)
         return 0;
     if (used < 0) {
-        snprintf(wc->why, sizeof wc->why, "%s (%s)", why, status[0] ? status : "no status line");
+        int code = status_code(status);
+        if (code && code != 101)         /* §4.1: the server's own answer says most */
+            snprintf(wc->why, sizeof wc->why, "server answered %s", status);
+        else
+            snprintf(wc->why, sizeof wc->why, "%s (%s)", why,
+                     status[0] ? status : "no status line");
         conn_abort(c, wc->why);
         return -1;
     }
@@ -180,4 +194,79 @@ struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url
     if (env->header_timeout_ms)
         c->deadline_ms = env->now_ms + env->header_timeout_ms;
     return wc;
+}
+
+static const char *close_code_name(uint16_t code)
+{
+    switch (code) {
+    case WS_CLOSE_NORMAL:       return "normal closure";
+    case WS_CLOSE_GOING_AWAY:   return "going away";
+    case WS_CLOSE_PROTOCOL:     return "protocol error";
+    case WS_CLOSE_UNSUPPORTED:  return "unsupported data";
+    case WS_CLOSE_NO_STATUS:    return "no status code";
+    case WS_CLOSE_INVALID_DATA: return "invalid data";
+    case WS_CLOSE_POLICY:       return "policy violation";
+    case WS_CLOSE_TOO_BIG:      return "message too big";
+    case WS_CLOSE_INTERNAL:     return "server error";
+    case WS_CLOSE_TRY_AGAIN:    return "try again later";
+    default:                    return "close code";
+    }
+}
+
+void wsclient_describe_end(const struct conn *c, char *out, size_t cap)
+{
+    const char *reason = c->end_reason ? c->end_reason : "connection closed";
+    if (strcmp(reason, "closed by peer") == 0)       /* ws.c: the server's Close came first */
+        snprintf(out, cap, "the server closed it: %u %s", c->close_code,
+                 close_code_name(c->close_code));
+    else if (c->close_code != WS_CLOSE_ABNORMAL)
+        snprintf(out, cap, "%s; close code %u", reason, c->close_code);
+    else
+        snprintf(out, cap, "%s", reason);
+}
+
+/* --- reconnecting ---------------------------------------------------------- */
+
+/* Jitter needs no cryptographic quality, only to differ between clients. */
+static uint32_t jitter_random(void)
+{
+    uint32_t v;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
+        v = (uint32_t)(clock_mono_ns() * 2654435761u);
+    return v;
+}
+
+uint32_t wsclient_backoff_ms(unsigned attempt)
+{
+    uint32_t ceiling = WSCLIENT_BACKOFF_CAP_MS;
+    if (attempt < 16 && (WSCLIENT_BACKOFF_BASE_MS << attempt) < WSCLIENT_BACKOFF_CAP_MS)
+        ceiling = WSCLIENT_BACKOFF_BASE_MS << attempt;
+    uint32_t half = ceiling / 2;
+    return half + jitter_random() % (half + 1);
+}
+
+void wsclient_retry_opened(struct wsclient_retry *r, uint64_t now_ms)
+{
+    r->opened_ms = now_ms;
+    r->due_ms = 0;
+}
+
+uint32_t wsclient_retry_schedule(struct wsclient_retry *r, uint64_t now_ms)
+{
+    if (r->opened_ms && now_ms - r->opened_ms >= WSCLIENT_STABLE_MS)
+        r->attempt = 0;
+    r->opened_ms = 0;
+    uint32_t delay_ms = wsclient_backoff_ms(r->attempt);
+    if (r->attempt < 64)
+        r->attempt++;
+    r->due_ms = now_ms + delay_ms;
+    return delay_ms;
+}
+
+bool wsclient_retry_due(struct wsclient_retry *r, uint64_t now_ms)
+{
+    if (r->due_ms == 0 || now_ms < r->due_ms)
+        return false;
+    r->due_ms = 0;
+    return true;
 }

@@ -2,7 +2,7 @@
  * and `bench`: URL parsing, a non-blocking connect, the opening handshake
  * with Sec-WebSocket-Accept checked (§4.1), then the same conn.c and ws.c as
  * the server, in the client role (frames masked with fresh random keys,
- * masked server frames refused). */
+ * masked server frames refused); and the backoff schedule for reconnecting. */
 #ifndef WSCLIENT_H
 #define WSCLIENT_H
 
@@ -52,5 +52,40 @@ struct wsclient {                /* embed first in a bigger struct if needed */
 struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url, size_t size,
                                   const struct wsclient_handler *handler, const char *bind_ip,
                                   const char *extra_headers, const char **err);
+
+/* Why a client connection ended, in words for people: "the server closed
+ * it: 1001 going away", or the local reason ("Connection reset by peer",
+ * "ping timeout"). For ep.on_close; out gets at most cap bytes. */
+void wsclient_describe_end(const struct conn *c, char *out, size_t cap);
+
+/* --- reconnecting -------------------------------------------------------------- */
+
+#define WSCLIENT_BACKOFF_BASE_MS 250
+#define WSCLIENT_BACKOFF_CAP_MS  10000
+#define WSCLIENT_STABLE_MS       5000    /* an open this long resets the backoff */
+
+/* The wait before reconnect attempt number attempt (0: the first after a
+ * failure or a drop): a ceiling of 250 ms * 2^attempt, capped at 10 s, and a
+ * random point in its upper half ("equal jitter"). Never under 125 ms, so a
+ * client never spins; random, so clients dropped together spread out. */
+uint32_t wsclient_backoff_ms(unsigned attempt);
+
+/* The reconnect schedule of one client: zero it before the first connect. */
+struct wsclient_retry {
+    unsigned attempt;            /* failures since the last stable connection */
+    uint64_t due_ms;             /* monotonic time of the next attempt; 0: none */
+    uint64_t opened_ms;          /* when the current connection opened; 0: none */
+};
+
+/* The connection opened at now_ms. */
+void wsclient_retry_opened(struct wsclient_retry *r, uint64_t now_ms);
+/* The connection failed or dropped at now_ms: schedule the next attempt and
+ * return its delay in ms. A connection that stayed open WSCLIENT_STABLE_MS
+ * starts the backoff again from the bottom; one that drops sooner (a server
+ * that accepts, then closes) keeps climbing it. */
+uint32_t wsclient_retry_schedule(struct wsclient_retry *r, uint64_t now_ms);
+/* True once a scheduled attempt is due at now_ms; the schedule is then
+ * cleared, so it answers true once per wsclient_retry_schedule(). */
+bool wsclient_retry_due(struct wsclient_retry *r, uint64_t now_ms);
 
 #endif
