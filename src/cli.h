@@ -4,6 +4,10 @@
 #ifndef CLI_H
 #define CLI_H
 
+/* wspulse connect [URL] [--name N]: the terminal chat client (cli_connect.c). */
+int cli_connect(int argc, char **argv);
+/* wspulse monitor [URL] [options]: the connectivity monitor (cli_monitor.c). */
+int cli_monitor(int argc, char **argv);
 /* wspulse bench MODE [URL] [options]: the load generator (cli_bench.c). */
 int cli_bench(int argc, char **argv);
 

@@ -22,6 +22,10 @@ int main(int argc, char **argv)
         return 0;
     }
     /* client subcommands */
+    if (strcmp(cmd, "connect") == 0)
+        return cli_connect(argc, argv);
+    if (strcmp(cmd, "monitor") == 0)
+        return cli_monitor(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc, argv);
     if (strcmp(cmd, "serve") == 0)
