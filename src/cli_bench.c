@@ -514,6 +514,10 @@ static int run_bench(struct bench_run *run, struct snapshot *s, struct bench_his
     take(&s[1], run);
     memcpy(&s[2], &s[1], sizeof s[1]);
     memcpy(&s[3], &s[1], sizeof s[1]);
+    if (ready && o->mode->connect_in_setup && s[1].n[BENCH_OPENED] == 0) {
+        fprintf(stderr, "wspulse bench: no connection opened\n");
+        ready = 0;           /* nothing to measure: straight to the summary */
+    }
     r.interrupted = !ready || !run_phase(run, s, &end);
     if (o->pid)
         r.rss_after = bench_proc_rss((long)o->pid);
