@@ -14,8 +14,7 @@ static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 bool handshake_is_upgrade(const struct http_request *req)
 {
-    const struct http_span *upgrade = http_header_get(req, "Upgrade");
-    return upgrade && http_has_token(upgrade, "websocket");
+    return http_header_has_token(req, "Upgrade", "websocket");
 }
 
 void handshake_accept(const char *key, size_t key_len, char *accept)
@@ -39,7 +38,6 @@ static bool key_valid(const struct http_span *key)
 
 int handshake_check(const struct http_request *req, char *accept, const char **why)
 {
-    const struct http_span *connection = http_header_get(req, "Connection");
     const struct http_span *version = http_header_get(req, "Sec-WebSocket-Version");
     const struct http_span *key = http_header_get(req, "Sec-WebSocket-Key");
     *why = NULL;
@@ -51,10 +49,14 @@ int handshake_check(const struct http_request *req, char *accept, const char **w
         *why = "missing Host header";
     else if (!handshake_is_upgrade(req))                         /* item 3 */
         *why = "missing Upgrade: websocket";
-    else if (!connection || !http_has_token(connection, "Upgrade"))   /* item 4 */
+    else if (!http_header_has_token(req, "Connection", "Upgrade"))   /* item 4 */
         *why = "missing Connection: Upgrade";
+    else if (http_header_count(req, "Sec-WebSocket-Key") != 1)   /* §11.3.1 */
+        *why = "Sec-WebSocket-Key must appear exactly once";
     else if (!key_valid(key))                                    /* item 5 */
         *why = "Sec-WebSocket-Key must be base64 of 16 bytes";
+    else if (http_header_count(req, "Sec-WebSocket-Version") > 1)    /* §11.3.5 */
+        *why = "Sec-WebSocket-Version must appear once";
     if (*why)
         return 400;
     if (!version || !http_span_eq(version, "13")) {              /* item 6, §4.4 */

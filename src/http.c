@@ -242,6 +242,23 @@ const struct http_span *http_header_get(const struct http_request *req, const ch
     return http_find_header(req->headers, req->num_headers, name);
 }
 
+bool http_header_has_token(const struct http_request *req, const char *name, const char *token)
+{
+    for (size_t i = 0; i < req->num_headers; i++)
+        if (http_span_case_eq(&req->headers[i].name, name)
+            && http_has_token(&req->headers[i].value, token))
+            return true;
+    return false;
+}
+
+size_t http_header_count(const struct http_request *req, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        n += http_span_case_eq(&req->headers[i].name, name);
+    return n;
+}
+
 /* #element lists (RFC 9110 §5.6.1): elements split at commas, blanks around
  * each dropped, empty elements skipped; the token must equal a whole one. */
 bool http_has_token(const struct http_span *value, const char *token)

@@ -62,6 +62,11 @@ const struct http_span *http_find_header(const struct http_header *headers, size
 /* True when the comma-separated header value has the token (case-insensitive),
  * e.g. "keep-alive, Upgrade" has "upgrade". */
 bool http_has_token(const struct http_span *value, const char *token);
+/* The same over every line of the header: repeated lines of one field form
+ * one list (RFC 9110 §5.3). */
+bool http_header_has_token(const struct http_request *req, const char *name, const char *token);
+/* How many lines carry the header name. */
+size_t http_header_count(const struct http_request *req, const char *name);
 
 /* True when span equals the NUL-terminated string s exactly / ignoring case. */
 bool http_span_eq(const struct http_span *span, const char *s);
