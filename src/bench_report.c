@@ -104,18 +104,16 @@ void bench_report_progress(const struct bench_progress *p)
 {
     if (on_tty < 0)
         on_tty = isatty(STDERR_FILENO);
-    char line[256];
-    int n = snprintf(line, sizeof line, "[%6.1f s] %s: %.0f %s", p->elapsed_s, p->phase,
-                     p->rate, p->unit);
-    if (p->p99_label && n > 0 && (size_t)n < sizeof line) {
-        char ms[16];
-        n += snprintf(line + n, sizeof line - (size_t)n, ", %s %s ms", p->p99_label,
-                      bench_ms(ms, p->p99_ns));
-    }
-    if (n > 0 && (size_t)n < sizeof line)
-        snprintf(line + n, sizeof line - (size_t)n, ", %llu/%llu conns, %llu problems",
-                 (unsigned long long)p->open, (unsigned long long)p->target,
-                 (unsigned long long)p->problems);
+    char line[256], ms[16];
+    size_t n = (size_t)snprintf(line, sizeof line, "[%6.1f s] %s: ", p->elapsed_s, p->phase);
+    if (p->unit)
+        n += (size_t)snprintf(line + n, sizeof line - n, "%.0f %s, ", p->rate, p->unit);
+    if (p->p99_label)
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s %s ms, ", p->p99_label,
+                              bench_ms(ms, p->p99_ns));
+    snprintf(line + n, sizeof line - n, "%llu/%llu conns, %llu problems",
+             (unsigned long long)p->open, (unsigned long long)p->target,
+             (unsigned long long)p->problems);
     fprintf(stderr, on_tty ? "\r\033[K%s" : "%s\n", line);
     fflush(stderr);
 }

@@ -51,7 +51,7 @@ struct bench_progress {
     const char *phase;                   /* "opening", "warm-up", "run", "drain" */
     double elapsed_s;
     double rate;                         /* over the last interval */
-    const char *unit;                    /* "msg/s" */
+    const char *unit;                    /* "msg/s"; NULL: no rate */
     const char *p99_label;               /* "p99", "jitter p99", NULL: none */
     uint64_t p99_ns;
     uint64_t open, target;               /* connections open / wanted */

@@ -19,9 +19,12 @@
 
 #define TICK_NS            (10 * 1000000ull)
 #define MAX_PENDING        256
-#define DRAIN_WAIT_NS      (5 * 1000000000ull)   /* for what is still in flight */
+#define DRAIN_QUIET_NS     (2 * 1000000000ull)   /* nothing in flight came for this long */
+#define DRAIN_MAX_NS       (60 * 1000000000ull)  /* a backlog still arriving: at most */
 #define CLOSE_WAIT_NS      (3 * 1000000000ull)   /* for closing handshakes */
-#define HANDSHAKE_TIMEOUT_MS 10000
+/* Generous: a /chat join costs the server a broadcast to every member, so
+ * the last of a thousand subscribers may wait seconds for its answer. */
+#define HANDSHAKE_TIMEOUT_MS 30000
 #define CLOSE_TIMEOUT_MS   2000
 #define ERRORS_SHOWN       10
 
@@ -171,11 +174,23 @@ static void close_all(struct bench_worker *w)
     }
 }
 
+/* What is still in flight may be late rather than lost: wait while it keeps
+ * arriving, and give up DRAIN_QUIET_NS after the last of it. */
+static bool still_arriving(struct bench_worker *w, uint64_t now)
+{
+    uint64_t got = bench_counter(w, BENCH_MESSAGES);
+    if (got != w->drain_seen) {
+        w->drain_seen = got;
+        w->deadline_ns = now + DRAIN_QUIET_NS;
+    }
+    return now < w->deadline_ns && now < w->drain_limit_ns;
+}
+
 static void drain_step(struct bench_worker *w, uint64_t now)
 {
     if (!w->closing) {
         const struct bench_mode *m = w->opts->mode;
-        if (m->drained && !m->drained(w) && now < w->deadline_ns)
+        if (m->drained && !m->drained(w) && still_arriving(w, now))
             return;
         close_all(w);
         w->deadline_ns = now + CLOSE_WAIT_NS;
@@ -197,7 +212,9 @@ static void enter_phase(struct bench_worker *w, int phase, uint64_t now)
     } else if (phase == BENCH_DRAIN) {
         if (was == BENCH_SETUP || now < w->end_ns)   /* interrupted: stop sending */
             w->end_ns = now;
-        w->deadline_ns = now + DRAIN_WAIT_NS;
+        w->deadline_ns = now + DRAIN_QUIET_NS;
+        w->drain_limit_ns = now + DRAIN_MAX_NS;
+        w->drain_seen = bench_counter(w, BENCH_MESSAGES);
     }
 }
 

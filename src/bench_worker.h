@@ -50,6 +50,8 @@ struct bench_worker {
     unsigned ticks;
     uint64_t end_ns;             /* stop sending (copied at RUN) */
     uint64_t deadline_ns;        /* DRAIN: give up waiting then */
+    uint64_t drain_limit_ns;     /* ... and never later than this */
+    uint64_t drain_seen;         /* messages counted when last looked at */
     void *state;                 /* the mode's own, freed with the worker */
 
     /* Read by the main thread while the worker runs. */

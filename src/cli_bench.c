@@ -310,9 +310,9 @@ static void progress(struct bench_run *run, const char *phase)
         .phase = phase,
         .elapsed_s = (double)(now->ns - run->start_ns) / 1e9,
         .rate = dt > 0 ? (double)(now->n[k] - then->n[k]) / dt : 0,
-        .unit = setup ? "handshakes/s" : m->rate_unit,
-        .p99_label = bench_hist_total(&run->scratch) ? (setup ? "handshake p99"
-                                                              : m->progress_label) : NULL,
+        .unit = setup ? "handshakes/s" : m->measures_setup ? NULL : m->rate_unit,
+        .p99_label = !bench_hist_total(&run->scratch) ? NULL
+                     : setup ? "handshake p99" : m->progress_label,
         .p99_ns = bench_hist_percentile(&run->scratch, 99),
         .open = now->n[BENCH_OPENED] - now->n[BENCH_DROPPED],
         .target = run->opts->connections,

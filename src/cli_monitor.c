@@ -30,6 +30,7 @@
 
 #define MONITOR_DEFAULT_URL "ws://127.0.0.1:8970/ws"
 #define SWEEP_MS            50
+#define MONITOR_RETRY_CAP_MS 1000
 #define MAX_MEMBERS         16
 #define LATENCY_BUCKETS     10000        /* 1 ms each; slower ones share the last */
 
@@ -392,6 +393,9 @@ static int setup(void)
     mon.env.header_timeout_ms = 10000;
     mon.env.ping_interval_ms = 10000;   /* ticks keep it quiet; a dead peer shows in 20 s */
     mon.env.close_timeout_ms = 2000;
+    /* Reconnect at most MONITOR_RETRY_CAP_MS apart: a gap is measured to the
+     * first message after the outage, so a long backoff would inflate it. */
+    mon.retry.cap_ms = MONITOR_RETRY_CAP_MS;
     mon.start_ms = mon.env.now_ms;
     static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
     mon.sweep.on_tick = on_sweep;
@@ -408,7 +412,8 @@ static void usage(const struct config_option *opts)
     printf("usage: wspulse monitor [URL] [options]\n\n"
            "Watch a wspulse timestamp stream (default URL %s) and report every\n"
            "gap between messages longer than --gap-ms, with the messages missed.\n"
-           "Reconnects by itself, with backoff; a gap across a reconnect runs from the\n"
+           "Reconnects by itself, with backoff capped at 1 s so that a gap is measured\n"
+           "close to the outage; a gap across a reconnect runs from the\n"
            "last message before the drop to the first after it. At the end (--duration,\n"
            "Ctrl+C or SIGTERM) prints a summary: messages, gaps, longest gap, reconnects,\n"
            "delivery latency (server timestamp against our clock).\n\n",

@@ -49,6 +49,9 @@ struct conn_hooks {
     /* A few times a second for connections in phase HTTP or WS: apply
      * deadlines and keepalive (c->env->now_ms is current). */
     void (*on_tick)(struct conn *c);
+    /* The peer's Close frame arrived, valid (optional: ws.c keeps only the
+     * code, in c->close_code). */
+    void (*on_peer_close)(struct conn *c, uint16_t code, const uint8_t *reason, size_t len);
     /* After the batch in which the connection closed, just before it is
      * freed: the place to unlink it from lists and to tell others. */
     void (*on_closed)(struct conn *c);

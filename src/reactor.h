@@ -50,7 +50,8 @@ int  reactor_modify(struct reactor *r, struct reactor_watch *w, bool readable, b
  * already in the current batch are dropped. */
 void reactor_close(struct reactor *r, struct reactor_watch *w);
 
-/* Call free_fn(p) after the current batch of events (at once if none runs). */
+/* Call free_fn(p) after the current batch of events (or, outside
+ * reactor_run, at the end of the next batch or in reactor_fini). */
 void reactor_defer_free(struct reactor *r, void (*free_fn)(void *), void *p);
 
 /* A timerfd that fires every interval_ns, its schedule fixed at the start so

@@ -391,6 +391,8 @@ static bool on_close_frame(struct conn *c, const uint8_t *p, size_t len)
         if (!utf8_valid(p + 2, len - 2))                         /* §5.5.1 */
             return fail(c, WS_CLOSE_INVALID_DATA, "Close reason is not UTF-8");
     }
+    if (c->hooks->on_peer_close)
+        c->hooks->on_peer_close(c, code, len > 2 ? p + 2 : p, len > 2 ? len - 2 : 0);
     if (c->phase == CONN_WS) {
         send_close(c, code, "");         /* §5.5.1: echo the code */
         c->end_reason = "closed by peer";

@@ -154,10 +154,24 @@ static void client_on_closed(struct conn *c)
         c->ep->on_close(c);
 }
 
+/* Keep the server's words: "server shutting down" says more than a code. */
+static void client_on_peer_close(struct conn *c, uint16_t code, const uint8_t *reason,
+                                 size_t len)
+{
+    struct wsclient *wc = client_of(c);
+    (void)code;                  /* ws.c keeps it in c->close_code */
+    wc->peer_closed = true;
+    size_t n = len < sizeof wc->why - 1 ? len : sizeof wc->why - 1;
+    for (size_t i = 0; i < n; i++)   /* it will be printed: no terminal controls */
+        wc->why[i] = reason[i] < 0x20 || reason[i] == 0x7f ? '?' : (char)reason[i];
+    wc->why[n] = '\0';
+}
+
 static const struct conn_hooks client_hooks = {
     .on_http = client_on_http,
     .on_frames = ws_input,
     .on_tick = client_on_tick,
+    .on_peer_close = client_on_peer_close,
     .on_closed = client_on_closed,
 };
 
@@ -215,8 +229,13 @@ static const char *close_code_name(uint16_t code)
 
 void wsclient_describe_end(const struct conn *c, char *out, size_t cap)
 {
+    const struct wsclient *wc = (const struct wsclient *)c;
     const char *reason = c->end_reason ? c->end_reason : "connection closed";
-    if (strcmp(reason, "closed by peer") == 0)       /* ws.c: the server's Close came first */
+    if (wc->peer_closed && c->close_code == WS_CLOSE_NO_STATUS)
+        snprintf(out, cap, "the server closed it without a code");
+    else if (wc->peer_closed && wc->why[0])
+        snprintf(out, cap, "the server closed it: %u %s", c->close_code, wc->why);
+    else if (wc->peer_closed)
         snprintf(out, cap, "the server closed it: %u %s", c->close_code,
                  close_code_name(c->close_code));
     else if (c->close_code != WS_CLOSE_ABNORMAL)
@@ -236,13 +255,18 @@ static uint32_t jitter_random(void)
     return v;
 }
 
-uint32_t wsclient_backoff_ms(unsigned attempt)
+uint32_t wsclient_backoff_capped_ms(unsigned attempt, uint32_t cap_ms)
 {
-    uint32_t ceiling = WSCLIENT_BACKOFF_CAP_MS;
-    if (attempt < 16 && (WSCLIENT_BACKOFF_BASE_MS << attempt) < WSCLIENT_BACKOFF_CAP_MS)
-        ceiling = WSCLIENT_BACKOFF_BASE_MS << attempt;
+    uint32_t ceiling = cap_ms;
+    if (attempt < 16 && ((uint32_t)WSCLIENT_BACKOFF_BASE_MS << attempt) < cap_ms)
+        ceiling = (uint32_t)WSCLIENT_BACKOFF_BASE_MS << attempt;
     uint32_t half = ceiling / 2;
     return half + jitter_random() % (half + 1);
+}
+
+uint32_t wsclient_backoff_ms(unsigned attempt)
+{
+    return wsclient_backoff_capped_ms(attempt, WSCLIENT_BACKOFF_CAP_MS);
 }
 
 void wsclient_retry_opened(struct wsclient_retry *r, uint64_t now_ms)
@@ -256,7 +280,8 @@ uint32_t wsclient_retry_schedule(struct wsclient_retry *r, uint64_t now_ms)
     if (r->opened_ms && now_ms - r->opened_ms >= WSCLIENT_STABLE_MS)
         r->attempt = 0;
     r->opened_ms = 0;
-    uint32_t delay_ms = wsclient_backoff_ms(r->attempt);
+    uint32_t delay_ms = wsclient_backoff_capped_ms(r->attempt,
+                                                   r->cap_ms ? r->cap_ms : WSCLIENT_BACKOFF_CAP_MS);
     if (r->attempt < 64)
         r->attempt++;
     r->due_ms = now_ms + delay_ms;

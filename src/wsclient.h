@@ -41,7 +41,8 @@ struct wsclient {                /* embed first in a bigger struct if needed */
     struct conn conn;
     const struct wsclient_handler *handler;
     char key[HANDSHAKE_KEY_LEN + 1];
-    char why[160];               /* a handshake failure, for on_fail */
+    char why[160];               /* a handshake failure, or the server's Close */
+    bool peer_closed;            /* the server sent Close first */
 };
 
 /* Start connecting to url; size >= sizeof(struct wsclient). bind_ip (or
@@ -69,9 +70,12 @@ void wsclient_describe_end(const struct conn *c, char *out, size_t cap);
  * random point in its upper half ("equal jitter"). Never under 125 ms, so a
  * client never spins; random, so clients dropped together spread out. */
 uint32_t wsclient_backoff_ms(unsigned attempt);
+/* The same with another cap (a monitor measures gaps: it must not wait long). */
+uint32_t wsclient_backoff_capped_ms(unsigned attempt, uint32_t cap_ms);
 
 /* The reconnect schedule of one client: zero it before the first connect. */
 struct wsclient_retry {
+    uint32_t cap_ms;             /* longest wait; 0: WSCLIENT_BACKOFF_CAP_MS */
     unsigned attempt;            /* failures since the last stable connection */
     uint64_t due_ms;             /* monotonic time of the next attempt; 0: none */
     uint64_t opened_ms;          /* when the current connection opened; 0: none */

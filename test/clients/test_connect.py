@@ -120,7 +120,7 @@ class ConnectTest(unittest.TestCase):
         alice, bob = self.two_people(first)
         self.stop_server(first)
         for pane in (alice, bob):
-            pane.wait_for(r"connection lost \(the server closed it: 1001 going away\); "
+            pane.wait_for(r"connection lost \(the server closed it: 1001 server shutting down\); "
                           r"reconnecting in \d+\.\d s\.\.\.")
         self.start_server("connect-restart-2", "--port", str(port))
         for pane in (alice, bob):
