@@ -125,7 +125,9 @@ bench: $(BIN)
 install: $(BIN)
 	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wspulse
 	install -D -m 644 src/wspulse.1 $(DESTDIR)$(PREFIX)/share/man/man1/wspulse.1
-	install -D -m 644 src/wspulse.service $(DESTDIR)$(PREFIX)/lib/systemd/system/wspulse.service
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' src/wspulse.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/wspulse.service
 
 clean:
 	rm -rf build wspulse wspulse-static test/out
