@@ -53,7 +53,7 @@ test('echo: the server field moves the connection to another server', { timeout:
             () => /^Hello, wspulse - \d+$/.test(document.querySelector('#reply').textContent));
         assert.equal(await page.inputValue('#server'), host);
     } finally {
-        await other.stop();
+        assert.deepEqual(await other.stop(), { code: 0, signal: null });
     }
     assert.deepEqual(env.errors, []);
 });

@@ -73,6 +73,8 @@ export function startServer(name, args = [], options = {}) {
                     const late = setTimeout(() => proc.kill('SIGKILL'), 8000);
                     const status = await exited;
                     clearTimeout(late);
+                    proc.stdout.destroy();   /* a wrapper's orphan must not keep */
+                    proc.stderr.destroy();   /* this test process alive */
                     return status;
                 },
             });
@@ -151,9 +153,15 @@ export async function setup(name, args = [], options = {}) {
         errors,
         url: (path) => server.url + path,
         page: (opts) => newPage(browser, errors, opts),
+        /* Close the browser, stop the server: a server that does not exit
+         * cleanly (0) on SIGTERM fails the test file -- a crash, or a
+         * sanitizer's report, shows up here. */
         async close() {
             await browser.close();
-            return server.stop();
+            const { code, signal } = await server.stop();
+            if (code !== 0)
+                throw new Error(`${name}: the server exited with ${code ?? signal} on SIGTERM; `
+                                + `see test/out/browser-${name}.log`);
         },
     };
 }

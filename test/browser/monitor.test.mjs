@@ -54,7 +54,7 @@ test('monitor: reconnects by itself when the server comes back', { timeout: 3000
         await page.click('#start');
         await waitForNumberAbove(page, '#count', 3);
 
-        await server.stop();
+        assert.deepEqual(await server.stop(), { code: 0, signal: null });
         await waitForState(page, '#state', 'reconnecting');
         assert.match(await page.textContent('[data-conn-detail]'), /retrying in \d/);
         server = await startServer('monitor-again', [], { port });
