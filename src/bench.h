@@ -82,6 +82,7 @@ struct bench_mode {
     const char *name;
     const char *path;            /* used when the URL has no path */
     uint64_t default_connections;
+    uint64_t extra_connections;  /* opened beyond -c (the fanout publisher) */
     bool connect_in_setup;       /* open the worker's share before RUN */
     bool measures_setup;         /* the figures are of the setup (conns), not of RUN */
     const char *rate_unit;       /* what BENCH_MESSAGES counts, for "N msg/s" */

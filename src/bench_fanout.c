@@ -321,6 +321,7 @@ const struct bench_mode bench_fanout = {
     .name = "fanout",
     .path = "/chat",
     .default_connections = 100,
+    .extra_connections = 1,
     .connect_in_setup = true,
     .rate_unit = "deliveries/s",
     .progress_label = "p99",

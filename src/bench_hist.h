@@ -18,7 +18,8 @@
 
 #define BENCH_HIST_SUB_BITS  7                      /* 128 exact values, then 64 steps */
 #define BENCH_HIST_MAX_BITS  40                     /* 2^40 ns: over 18 minutes */
-#define BENCH_HIST_BUCKETS   ((BENCH_HIST_MAX_BITS - BENCH_HIST_SUB_BITS + 2) << (BENCH_HIST_SUB_BITS - 1))
+#define BENCH_HIST_BUCKETS   \
+    ((BENCH_HIST_MAX_BITS - BENCH_HIST_SUB_BITS + 2) << (BENCH_HIST_SUB_BITS - 1))
 
 struct bench_hist {
     _Atomic uint64_t count[BENCH_HIST_BUCKETS];

@@ -168,7 +168,7 @@ static bool loopback_v4(const char *host)
 static int check_files(const struct bench_opts *o)
 {
     struct rlimit rl;
-    uint64_t need = o->connections + 1 + FDS_SPARE + 4 * o->threads;
+    uint64_t need = o->connections + o->mode->extra_connections + FDS_SPARE + 4 * o->threads;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return 0;
     if (rl.rlim_cur < rl.rlim_max) {
@@ -315,7 +315,7 @@ static void progress(struct bench_run *run, const char *phase)
                      : setup ? "handshake p99" : m->progress_label,
         .p99_ns = bench_hist_percentile(&run->scratch, 99),
         .open = now->n[BENCH_OPENED] - now->n[BENCH_DROPPED],
-        .target = run->opts->connections,
+        .target = run->opts->connections + m->extra_connections,
         .problems = problems(now->n),
     };
     if (m == &bench_handshakes)
