@@ -12,6 +12,9 @@
  * (§7.1.1: the server closes first, so its side keeps the TIME_WAIT and our
  * ports come free at once). A cycle counts only if its closing handshake
  * completed; its time runs from connect() to the end of the TCP connection. */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "bench.h"
 #include "bench_report.h"
 #include "bench_worker.h"
@@ -118,10 +121,37 @@ const struct bench_mode bench_conns = {
 
 static const struct wsclient_handler cycle_handler;
 
+struct cycle_worker {            /* the workers whose last connect failed */
+    uint64_t count;
+    uint64_t index[];            /* their connection numbers, up to the share */
+};
+
+static struct cycle_worker *cycles_of(struct bench_worker *w)
+{
+    if (!w->state) {
+        w->state = calloc(1, sizeof(struct cycle_worker) + w->share * sizeof(uint64_t));
+        if (!w->state) {
+            fprintf(stderr, "wspulse bench: out of memory\n");
+            exit(1);
+        }
+    }
+    return w->state;
+}
+
+/* A failed worker waits for the next tick (10 ms): a refused connect
+ * must not turn into a busy loop. */
+static void cycle_retry_later(struct bench_worker *w, uint64_t index)
+{
+    struct cycle_worker *st = cycles_of(w);
+    st->index[st->count++] = index;
+}
+
 static void cycle_start(struct bench_worker *w, uint64_t index)
 {
-    if (w->phase == BENCH_RUN && !w->closing && clock_mono_ns() < w->end_ns)
-        bench_connect(w, &cycle_handler, sizeof(struct bench_conn), index);
+    if (w->phase != BENCH_RUN || w->closing || clock_mono_ns() >= w->end_ns)
+        return;
+    if (!bench_connect(w, &cycle_handler, sizeof(struct bench_conn), index))
+        cycle_retry_later(w, index);
 }
 
 static void cycle_on_open(struct conn *c)
@@ -147,7 +177,7 @@ static void cycle_on_fail(struct conn *c, const char *why)
 {
     struct bench_conn *bc = (struct bench_conn *)c;
     bench_conn_failed(bc, why);
-    cycle_start(bc->w, bc->index);
+    cycle_retry_later(bc->w, bc->index);
 }
 
 static const struct wsclient_handler cycle_handler = {
@@ -163,8 +193,22 @@ static const struct wsclient_handler cycle_handler = {
 
 static void cycles_run(struct bench_worker *w)
 {
+    cycles_of(w);
     for (uint64_t i = 0; i < w->share; i++)
         cycle_start(w, w->first + i);
+}
+
+static void cycles_tick(struct bench_worker *w)
+{
+    struct cycle_worker *st = w->state;
+    if (!st || w->phase != BENCH_RUN)
+        return;
+    uint64_t n = st->count;
+    /* Those that fail again put themselves back, at most one per entry
+     * already read: the list can be refilled while it is walked. */
+    st->count = 0;
+    for (uint64_t i = 0; i < n; i++)
+        cycle_start(w, st->index[i]);
 }
 
 static void cycles_summary(const struct bench_result *r, struct bench_out *o)
@@ -196,6 +240,7 @@ const struct bench_mode bench_handshakes = {
     .progress_label = "cycle p99",
     .progress_hist = BENCH_HIST_LAT,
     .run = cycles_run,
+    .tick = cycles_tick,
     .summary = cycles_summary,
     .failed = cycles_failed,
 };
