@@ -42,6 +42,7 @@ struct fan_worker {
     uint64_t welcomed;           /* own subscribers welcomed */
     uint64_t sent;
     uint64_t run_ns;
+    int pid;                     /* ours, in the sender name ("bench-PID") */
     struct reactor_timer pace;
 };
 
@@ -54,6 +55,7 @@ static struct fan_worker *state_of(struct bench_worker *w)
             exit(1);
         }
         ((struct fan_worker *)w->state)->worker = w;
+        ((struct fan_worker *)w->state)->pid = (int)getpid();
     }
     return w->state;
 }
@@ -66,7 +68,7 @@ static void publish(struct bench_worker *w, struct fan_worker *st, uint64_t now)
     int n = snprintf(text, sizeof text,
                      "{\"type\":\"message\",\"message\":\"bench t=%llu seq=%llu\","
                      "\"sender\":\"bench-%d\"}", (unsigned long long)now,
-                     (unsigned long long)st->sent, (int)getpid());
+                     (unsigned long long)st->sent, st->pid);
     /* A client masks a copy (on the stack at this size): no allocation. */
     ws_send_copy(&st->publisher->bc.wc.conn, WS_OP_TEXT, text, (size_t)n);
     st->sent++;
@@ -97,7 +99,7 @@ static void pace_on_tick(struct reactor_timer *t, uint64_t expirations)
         stop_publishing(w, st);
         return;
     }
-    uint64_t due = (now - st->run_ns) * w->opts->rate / 1000000000u + 1;
+    uint64_t due = (now - st->run_ns) / 1000u * w->opts->rate / 1000000u + 1;   /* in us */
     while (st->sent < due)
         publish(w, st, now);
     atomic_store_explicit(&w->shared->published, st->sent, memory_order_relaxed);

@@ -35,7 +35,10 @@ static _Atomic int errors_shown;
 
 static void say(const char *fmt, va_list ap)
 {
-    if (atomic_fetch_add(&errors_shown, 1) >= ERRORS_SHOWN)
+    int shown = atomic_fetch_add(&errors_shown, 1);
+    if (shown == ERRORS_SHOWN)
+        fprintf(stderr, "wspulse bench: (more problems are counted, not shown)\n");
+    if (shown >= ERRORS_SHOWN)
         return;
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
@@ -260,7 +263,6 @@ static void *worker_main(void *arg)
     reactor_fini(&w->reactor);   /* frees the last connections */
     free(w->state);
     w->state = NULL;
-    atomic_store_explicit(&w->finished, true, memory_order_release);
     return NULL;
 }
 

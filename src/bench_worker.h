@@ -56,7 +56,6 @@ struct bench_worker {
 
     /* Read by the main thread while the worker runs. */
     _Atomic uint64_t ready_ns;   /* when setup was done, 0 until then */
-    _Atomic bool finished;       /* every connection closed, thread ending */
     _Atomic uint64_t count[BENCH_COUNTERS];
     struct bench_hist lat;       /* message latency, or a whole cycle (handshakes) */
     struct bench_hist jit;       /* ticks: |inter-arrival - --tick-ms| */

@@ -318,8 +318,8 @@ static void progress(struct bench_run *run, const char *phase)
         .target = run->opts->connections + m->extra_connections,
         .problems = problems(now->n),
     };
-    if (m == &bench_handshakes)
-        p.open = p.target;       /* each worker has one connection at a time */
+    if (!m->connect_in_setup)
+        p.open = p.target;       /* handshakes: each worker has one at a time */
     bench_report_progress(&p);
     run->cur = then;
     run->prev = now;
