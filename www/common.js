@@ -41,12 +41,11 @@ const wsp = (() => {
     }
 
     /* One WebSocket to one path that reconnects after every drop until
-     * stop(). handlers: open(), message(data), close(event): close is called
+     * stop(). handlers: open(), message(data), close(event): close runs
      * whenever a socket goes away, with null if stop() closed it. The state
-     * shows in the page's
-     * [data-conn] element (data-state = connecting, connected, reconnecting
-     * or disconnected) and the details (URL, why it closed) in
-     * [data-conn-detail]. */
+     * shows in the page's [data-conn] element (data-state: connecting,
+     * connected, reconnecting or disconnected), the URL or why it closed
+     * in [data-conn-detail]. */
     class Connection {
         constructor(path, handlers = {}) {
             this.path = path;
@@ -54,7 +53,6 @@ const wsp = (() => {
             this.ws = null;
             this.wanted = false;
             this.failures = 0;       /* drops since the last stable connection */
-            this.reconnects = 0;     /* retries since start() */
             this.timer = null;
             this.badge = document.querySelector('[data-conn]');
             this.detail = document.querySelector('[data-conn-detail]');
@@ -72,7 +70,6 @@ const wsp = (() => {
                 return;
             this.wanted = true;
             this.failures = 0;
-            this.reconnects = 0;
             this.connect();
         }
 
@@ -104,11 +101,6 @@ const wsp = (() => {
                 return false;
             this.ws.send(data);
             return true;
-        }
-
-        /* Bytes handed to send() and not yet written to the network. */
-        get buffered() {
-            return this.ws ? this.ws.bufferedAmount : 0;
         }
 
         /* The page is back online: retry now instead of at the next backoff. */
@@ -162,7 +154,6 @@ const wsp = (() => {
             const step = Math.min(RETRY_CAP_MS, RETRY_FIRST_MS * 2 ** this.failures);
             const delay = step / 2 + Math.random() * step / 2;
             this.failures++;
-            this.reconnects++;
             this.show('reconnecting', `${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
             this.timer = setTimeout(() => this.connect(), delay);
         }
