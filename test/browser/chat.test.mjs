@@ -27,7 +27,7 @@ function waitForMessage(page, sender, text) {
 }
 
 test('chat: two users, each sees the other, online count 2, text stays text',
-     { timeout: 30000 }, async () => {
+     { timeout: 60000 }, async () => {
     const alice = await join('Alice', { viewport: { width: 700, height: 700 } });
     const bob = await join('Bob', { viewport: { width: 390, height: 700 }, isMobile: true });
     for (const page of [alice, bob])

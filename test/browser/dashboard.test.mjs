@@ -18,7 +18,8 @@ async function open(options = {}) {
 
 const plotImage = (page) => page.evaluate(() => document.querySelector('#plot').toDataURL());
 
-test('dashboard: Start in A plots in B, Stop in B shows in A', { timeout: 30000 }, async () => {
+test('dashboard: Start in A plots in B, Stop in B shows in A', { timeout: 60000 },
+     async () => {
     const a = await open();
     const b = await open({ colorScheme: 'dark' });
     const blank = await plotImage(b);

@@ -9,7 +9,7 @@ before(async () => { env = await setup('echo'); });
 after(async () => { await env?.close(); });
 
 test('echo: one message, then 10,000 sent, received and matched, none lost',
-     { timeout: 60000 }, async () => {
+     { timeout: 90000 }, async () => {
     const page = await env.page();
     const response = await page.goto(env.url('/echo'));
     assert.equal(response.status(), 200);
@@ -35,7 +35,7 @@ test('echo: one message, then 10,000 sent, received and matched, none lost',
     assert.deepEqual(env.errors, []);
 });
 
-test('echo: the server field moves the connection to another server', { timeout: 30000 },
+test('echo: the server field moves the connection to another server', { timeout: 60000 },
      async () => {
     const other = await startServer('echo-other');
     try {

@@ -28,7 +28,7 @@ after(async () => {
         rmSync(dir, { recursive: true, force: true });
 });
 
-test('tls: a page loaded over https streams over wss', { timeout: 30000, skip: missing },
+test('tls: a page loaded over https streams over wss', { timeout: 60000, skip: missing },
      async () => {
     assert.match(env.server.url, /^https:/);
     const page = await env.page({ ignoreHTTPSErrors: true });
