@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +36,13 @@ static _Thread_local struct {
     size_t        copy_len;
     uint8_t       copy[BATCH_COPY_BYTES];
 } batch;
+
+/* Connections with corked output (see conn_send_msg), written once each by
+ * conn_flush_pending(). Grows to the busiest moment and stays. */
+static _Thread_local struct {
+    struct conn **list;
+    size_t count, cap;
+} corked;
 
 static const struct reactor_ops conn_ops;
 
@@ -122,6 +130,7 @@ static void conn_release(void *p)
     struct conn *c = p;
     if (c->hooks->on_closed)
         c->hooks->on_closed(c);
+    conn_flush_pending();        /* what on_closed sent; and c leaves the cork list */
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -301,10 +310,37 @@ void conn_flush(struct conn *c)
     after_output(c);
 }
 
+static void cork(struct conn *c)
+{
+    if (c->corked)
+        return;
+    if (corked.count == corked.cap) {
+        size_t cap = corked.cap ? corked.cap * 2 : 64;
+        struct conn **list = realloc(corked.list, cap * sizeof *list);
+        if (!list) {
+            fprintf(stderr, "wspulse: out of memory (cork list)\n");
+            abort();
+        }
+        corked.list = list;
+        corked.cap = cap;
+    }
+    corked.list[corked.count++] = c;
+    c->corked = true;
+}
+
 void conn_flush_pending(void)
 {
     if (batch.owner)
         conn_flush(batch.owner);
+    for (size_t i = 0; i < corked.count; i++) {
+        struct conn *c = corked.list[i];
+        c->corked = false;
+        if (c->phase != CONN_CLOSED)
+            write_queue(c);
+        if (c->phase != CONN_CLOSED)
+            after_output(c);
+    }
+    corked.count = 0;
 }
 
 /* Make c the batch owner; false if its output must go to the queue. */
@@ -382,10 +418,14 @@ void conn_send_msg(struct conn *c, struct msg *m)
 {
     if (c->phase == CONN_CLOSED || m->len == 0)
         return;
-    if (batch_claim(c))
+    if (c != batch.owner && c != c->env->reading) {
+        outq_push_msg(&c->out, msg_ref(m), 0);   /* corked: written once, later */
+        cork(c);
+    } else if (batch_claim(c)) {
         batch_add(c, m->data, m->len, msg_ref(m));
-    else if (c->phase != CONN_CLOSED)
+    } else if (c->phase != CONN_CLOSED) {
         outq_push_msg(&c->out, msg_ref(m), 0);
+    }
 }
 
 void conn_send_urgent(struct conn *c, const void *p, size_t n)
@@ -539,10 +579,12 @@ static void tick_one(struct conn *c)
     default:
         break;
     }
-    /* An idle connection owns no input buffer (STYLE: memory). */
-    if (c->phase != CONN_CLOSED && c->in.len == 0 && c->in.cap > 0
-        && now - c->active_ms >= 1000)
-        buf_free(&c->in);
+    /* An idle connection owns no buffers (STYLE: memory). */
+    if (c->phase != CONN_CLOSED && now - c->active_ms >= 1000) {
+        if (c->in.len == 0 && c->in.cap > 0)
+            buf_free(&c->in);
+        outq_trim(&c->out);
+    }
 }
 
 void conn_env_tick(struct conn_env *env)

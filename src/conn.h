@@ -89,6 +89,7 @@ struct conn {
     bool     read_paused;                /* output backlog: let TCP push back */
     bool     shut_wr;                    /* lingering: our FIN is sent */
     bool     ping_outstanding;
+    bool     corked;                     /* queued pushes wait for conn_flush_pending */
     uint16_t close_code;                 /* sent or received; 1006 if none */
     struct net_addr peer;
     struct tls_conn *tls;                /* NULL: plain TCP */
@@ -117,14 +118,18 @@ struct conn *conn_new(struct conn_env *env, int fd, size_t size, enum conn_role 
 void conn_send(struct conn *c, const void *p, size_t n);
 /* Send a copy of p[0..n) (small, short-lived data: headers, formatted JSON). */
 void conn_send_copy(struct conn *c, const void *p, size_t n);
-/* Send a shared message; the connection takes its own reference. */
+/* Send a shared message; the connection takes its own reference. To a
+ * connection other than the one whose input is being handled, it is queued
+ * ("corked") and written by conn_flush_pending(), so that several messages
+ * for one connection in one callback (broadcasts, joins) take one writev. */
 void conn_send_msg(struct conn *c, struct msg *m);
 /* Send a complete control frame ahead of queued data. */
 void conn_send_urgent(struct conn *c, const void *p, size_t n);
 /* Write what was gathered for c; queue what the socket does not take. */
 void conn_flush(struct conn *c);
-/* Write what was gathered, whichever connection it is for: call it at the
- * end of any callback that sent (conn_on_readable does it itself). */
+/* Write what was gathered and what was corked, whichever connection it is
+ * for: call it at the end of any callback that sent (conn_on_readable and
+ * the freeing of a closed connection do it themselves). */
 void conn_flush_pending(void);
 
 /* Bytes waiting for the socket. */

@@ -60,8 +60,7 @@ static void broadcast(const char *json, size_t len, const struct conn *skip)
         next = c->peer_next;
         if (c == skip || !ws_can_push(c))
             continue;
-        ws_send_msg(c, m, len);
-        conn_flush(c);
+        ws_send_msg(c, m, len);  /* corked: written once per callback */
     }
     msg_unref(m);
 }

@@ -145,8 +145,7 @@ static void send_to(struct conn_list *list, const char *json, size_t len)
         next = c->peer_next;
         if (!ws_can_push(c))
             continue;
-        ws_send_msg(c, m, len);
-        conn_flush(c);
+        ws_send_msg(c, m, len);  /* corked: written once per tick */
     }
     msg_unref(m);
 }
@@ -216,6 +215,7 @@ static void sensor_on_timer(struct reactor_timer *t, uint64_t expirations)
     for (uint64_t i = 0; i < expirations; i++)
         acquire(logbuf, sizeof logbuf, &loglen);
     write_log(logbuf, loglen);
+    conn_flush_pending();
 }
 
 static void set_running(bool running)

@@ -1,5 +1,6 @@
-/* outq.c -- see outq.h. The ring grows by doubling and is freed when it
- * empties, so an idle connection keeps no queue memory. */
+/* outq.c -- see outq.h. The ring grows by doubling; it is kept while the
+ * connection is busy (no allocation per broadcast) and freed by outq_trim()
+ * once the connection has been idle a while. */
 #include "outq.h"
 
 #include <assert.h>
@@ -126,8 +127,14 @@ void outq_consume(struct outq *q, size_t n)
         n -= left;
         pop_head(q);
     }
-    if (q->count == 0)
-        outq_clear(q);
+}
+
+void outq_trim(struct outq *q)
+{
+    if (q->count == 0 && q->items) {
+        free(q->items);
+        *q = (struct outq){0};
+    }
 }
 
 void outq_clear(struct outq *q)

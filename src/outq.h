@@ -4,7 +4,7 @@
  * a private tail message, so a burst of small frames is one allocation, not
  * one per frame. Control frames (pong, close) go ahead of everything not yet
  * on the wire (SPEC: never delayed behind queued data), but never split a
- * frame already partly written. An empty queue owns no memory.
+ * frame already partly written. An empty queue owns no memory once trimmed.
  * No I/O: the caller writes what outq_iov() describes and reports back. */
 #ifndef OUTQ_H
 #define OUTQ_H
@@ -47,7 +47,9 @@ void outq_push_urgent(struct outq *q, const void *p, size_t n);
 int outq_iov(const struct outq *q, struct iovec *iov, int max);
 /* n bytes were written from the front: release what is done. */
 void outq_consume(struct outq *q, size_t n);
-/* Drop everything (the connection is going away). */
+/* Free the ring of an empty queue (an idle connection keeps nothing). */
+void outq_trim(struct outq *q);
+/* Drop everything and free the ring (the connection is going away). */
 void outq_clear(struct outq *q);
 
 #endif
