@@ -12,6 +12,12 @@ import sys
 
 from aiohttp import WSMsgType, web
 
+# Compact JSON, as wspulse, Bun and Node write it (and as `wspulse bench`
+# fanout looks for it: "message":"bench t=...").
+def dumps(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 MAX_MESSAGE = 16 * 1024 * 1024 + 1024    # wspulse's --max-message, with room
 members = set()
 
@@ -40,14 +46,14 @@ async def on_chat(ws, data):
     try:
         m = json.loads(data)
     except ValueError:
-        await ws.send_str(json.dumps({"type": "error", "message": "invalid JSON"}))
+        await ws.send_str(dumps({"type": "error", "message": "invalid JSON"}))
         return
     if not isinstance(m, dict) or m.get("type") != "message" \
             or not isinstance(m.get("message"), str):
-        await ws.send_str(json.dumps({"type": "error", "message": "unknown message type"}))
+        await ws.send_str(dumps({"type": "error", "message": "unknown message type"}))
         return
     sender = m.get("sender")
-    out = json.dumps({"type": "message", "message": m["message"],
+    out = dumps({"type": "message", "message": m["message"],
                       "sender": sender if isinstance(sender, str) else "anonymous",
                       "timestamp": timestamp()})
     for peer in list(members):           # a send may yield: members can change
@@ -63,7 +69,7 @@ async def chat(request):
     await ws.prepare(request)
     members.add(ws)
     try:
-        await ws.send_str(json.dumps({
+        await ws.send_str(dumps({
             "type": "system",
             "message": "Welcome! You are now connected to the broadcast server. "
                        f"{len(members)} client(s) online.",

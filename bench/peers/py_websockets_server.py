@@ -13,6 +13,12 @@ import sys
 
 import websockets
 
+# Compact JSON, as wspulse, Bun and Node write it (and as `wspulse bench`
+# fanout looks for it: "message":"bench t=...").
+def dumps(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 MAX_MESSAGE = 16 * 1024 * 1024 + 1024    # wspulse's --max-message, with room
 members = set()
 
@@ -31,12 +37,12 @@ def on_chat(ws, data):
     try:
         m = json.loads(data)
     except ValueError:
-        return json.dumps({"type": "error", "message": "invalid JSON"})
+        return dumps({"type": "error", "message": "invalid JSON"})
     if not isinstance(m, dict) or m.get("type") != "message" \
             or not isinstance(m.get("message"), str):
-        return json.dumps({"type": "error", "message": "unknown message type"})
+        return dumps({"type": "error", "message": "unknown message type"})
     sender = m.get("sender")
-    out = json.dumps({"type": "message", "message": m["message"],
+    out = dumps({"type": "message", "message": m["message"],
                       "sender": sender if isinstance(sender, str) else "anonymous",
                       "timestamp": timestamp()})
     websockets.broadcast(members, out)
@@ -46,7 +52,7 @@ def on_chat(ws, data):
 async def chat(ws):
     members.add(ws)
     try:
-        await ws.send(json.dumps({
+        await ws.send(dumps({
             "type": "system",
             "message": "Welcome! You are now connected to the broadcast server. "
                        f"{len(members)} client(s) online.",
@@ -69,8 +75,11 @@ async def handler(ws, path):
 
 
 async def main(port):
+    # No keepalive pings: under a fan-out backlog a pong waits behind the
+    # queue and the library would close the publisher with 1011 (runs are
+    # shorter than any sensible ping interval anyway).
     async with websockets.serve(handler, "127.0.0.1", port, max_size=MAX_MESSAGE,
-                                compression=None, backlog=4096):
+                                compression=None, ping_interval=None, backlog=4096):
         print(f"python websockets peer listening on 127.0.0.1:{port}", file=sys.stderr)
         await asyncio.Future()
 
