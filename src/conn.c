@@ -125,12 +125,14 @@ static void batch_drop(void)
     batch.copy_len = 0;
 }
 
+static void uncork(struct conn *c);
+
 static void conn_release(void *p)
 {
     struct conn *c = p;
     if (c->hooks->on_closed)
-        c->hooks->on_closed(c);
-    conn_flush_pending();        /* what on_closed sent; and c leaves the cork list */
+        c->hooks->on_closed(c);  /* what it sends is corked: written after the frees */
+    uncork(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -328,12 +330,24 @@ static void cork(struct conn *c)
     c->corked = true;
 }
 
+/* c is going away: forget its place in the list (rare: a closed connection
+ * is usually uncorked by the flush before it is freed). */
+static void uncork(struct conn *c)
+{
+    for (size_t i = 0; c->corked && i < corked.count; i++)
+        if (corked.list[i] == c)
+            corked.list[i] = NULL;
+    c->corked = false;
+}
+
 void conn_flush_pending(void)
 {
     if (batch.owner)
         conn_flush(batch.owner);
     for (size_t i = 0; i < corked.count; i++) {
         struct conn *c = corked.list[i];
+        if (!c)
+            continue;
         c->corked = false;
         if (c->phase != CONN_CLOSED)
             write_queue(c);
@@ -510,7 +524,8 @@ static void conn_on_readable(struct reactor_watch *w)
             c->env->reading = c;
             conn_input(c, scratch, (size_t)n);
             c->env->reading = NULL;
-            conn_flush_pending();
+            if (batch.owner)     /* replies may point into scratch */
+                conn_flush(batch.owner);
             if ((size_t)n < sizeof scratch)
                 return;
         } else if (n == 0) {
@@ -558,6 +573,7 @@ void conn_list_remove(struct conn_list *l, struct conn *c)
 void conn_env_init(struct conn_env *env, struct reactor *r)
 {
     *env = (struct conn_env){ .reactor = r, .now_ms = clock_mono_ms() };
+    r->after_batch = conn_flush_pending;
 }
 
 static void tick_one(struct conn *c)

@@ -120,16 +120,17 @@ void conn_send(struct conn *c, const void *p, size_t n);
 void conn_send_copy(struct conn *c, const void *p, size_t n);
 /* Send a shared message; the connection takes its own reference. To a
  * connection other than the one whose input is being handled, it is queued
- * ("corked") and written by conn_flush_pending(), so that several messages
- * for one connection in one callback (broadcasts, joins) take one writev. */
+ * ("corked") and written after the reactor's batch of events, so that all
+ * the messages one connection gets in a batch (broadcasts, joins) take one
+ * writev. */
 void conn_send_msg(struct conn *c, struct msg *m);
 /* Send a complete control frame ahead of queued data. */
 void conn_send_urgent(struct conn *c, const void *p, size_t n);
 /* Write what was gathered for c; queue what the socket does not take. */
 void conn_flush(struct conn *c);
 /* Write what was gathered and what was corked, whichever connection it is
- * for: call it at the end of any callback that sent (conn_on_readable and
- * the freeing of a closed connection do it themselves). */
+ * for. The reactor does it after every batch of events (conn_env_init sets
+ * that up); call it only where output must not wait for that. */
 void conn_flush_pending(void);
 
 /* Bytes waiting for the socket. */

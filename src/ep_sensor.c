@@ -215,7 +215,6 @@ static void sensor_on_timer(struct reactor_timer *t, uint64_t expirations)
     for (uint64_t i = 0; i < expirations; i++)
         acquire(logbuf, sizeof logbuf, &loglen);
     write_log(logbuf, loglen);
-    conn_flush_pending();
 }
 
 static void set_running(bool running)

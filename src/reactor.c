@@ -118,7 +118,15 @@ int reactor_run(struct reactor *r)
             return -1;
         for (int i = 0; i < n; i++)
             dispatch(events[i].data.ptr, events[i].events);
-        run_deferred(r);
+        /* after_batch may close connections, and freeing them (their last
+         * words to others) may give after_batch more to do. */
+        for (;;) {
+            if (r->after_batch)
+                r->after_batch();
+            if (!r->deferred)
+                break;
+            run_deferred(r);
+        }
     }
     return 0;
 }

@@ -36,6 +36,10 @@ struct reactor {
     int  epfd;
     bool stopping;
     struct reactor_deferred *deferred;   /* freed after the current batch */
+    /* Called after every batch of events, before and after the deferred
+     * frees: the place for work that is cheaper done once for many events
+     * (optional). */
+    void (*after_batch)(void);
 };
 
 /* Create the epoll instance; -1 with errno on failure. */

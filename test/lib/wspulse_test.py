@@ -23,6 +23,10 @@ OUT = os.path.join(ROOT, "test", "out")
 WRAPPER = os.environ.get("WSPULSE_WRAPPER", "").split()
 
 
+# A slow run (the server under valgrind) stretches every time limit here.
+TIME_SCALE = float(os.environ.get("WSPULSE_TIME_SCALE", "1"))
+
+
 def timeout(seconds):
     """Fail a test (instead of hanging CI) if it runs longer than seconds."""
     def wrap(fn):
@@ -31,7 +35,7 @@ def timeout(seconds):
             def expire(signo, frame):
                 raise TimeoutError(f"{fn.__name__} took longer than {seconds} s")
             old = signal.signal(signal.SIGALRM, expire)
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            signal.setitimer(signal.ITIMER_REAL, seconds * TIME_SCALE)
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -80,7 +84,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout=timeout_s)
+            rc = self.proc.wait(timeout=timeout_s * TIME_SCALE)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -103,7 +107,7 @@ class Server:
 
 
 def connect(port, host="127.0.0.1", timeout_s=5):
-    s = socket.create_connection((host, port), timeout=timeout_s)
+    s = socket.create_connection((host, port), timeout=timeout_s * TIME_SCALE)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -233,7 +237,7 @@ class FrameReader:
 
     def at_eof(self, timeout_s=5):
         """True if the server closes the TCP connection (no more bytes)."""
-        self.sock.settimeout(timeout_s)
+        self.sock.settimeout(timeout_s * TIME_SCALE)
         try:
             while True:
                 chunk = self.sock.recv(65536)
@@ -275,7 +279,7 @@ class ResponseReader:
 
     def at_eof(self, timeout_s=5):
         """True if the server closes the connection with nothing more sent."""
-        self.sock.settimeout(timeout_s)
+        self.sock.settimeout(timeout_s * TIME_SCALE)
         try:
             while True:
                 chunk = self.sock.recv(65536)
