@@ -306,6 +306,11 @@ done
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/versions.txt"
 if $PY bench/report.py "$OUT" "${SERVERS[@]}" >"$RESULTS.tmp"; then
+    # Keep the section bench/faults.py wrote, between its markers.
+    if [ -f "$RESULTS" ] && grep -q '^<!-- faults:begin -->' "$RESULTS"; then
+        printf '\n' >>"$RESULTS.tmp"
+        sed -n '/^<!-- faults:begin -->/,/^<!-- faults:end -->/p' "$RESULTS" >>"$RESULTS.tmp"
+    fi
     mv "$RESULTS.tmp" "$RESULTS"
     say "wrote $RESULTS"
 else

@@ -60,16 +60,24 @@ static struct fan_worker *state_of(struct bench_worker *w)
     return w->state;
 }
 
+#define FANOUT_MAX_SIZE (60u << 10)   /* /chat takes 64 KiB per message */
+
 /* --- the publisher --------------------------------------------------------- */
 
+/* --size pads the message text with dots up to that many bytes (a bigger
+ * load per delivery); the tag and the fields stay first. */
 static void publish(struct bench_worker *w, struct fan_worker *st, uint64_t now)
 {
-    char text[160];
-    int n = snprintf(text, sizeof text,
-                     "{\"type\":\"message\",\"message\":\"bench t=%llu seq=%llu\","
-                     "\"sender\":\"bench-%d\"}", (unsigned long long)now,
-                     (unsigned long long)st->sent, st->pid);
-    /* A client masks a copy (on the stack at this size): no allocation. */
+    static _Thread_local char text[FANOUT_MAX_SIZE + 160];
+    int n = snprintf(text, sizeof text, "{\"type\":\"message\",\"message\":\"bench t=%llu seq=%llu",
+                     (unsigned long long)now, (unsigned long long)st->sent);
+    size_t pad = w->opts->size > (size_t)n ? w->opts->size - (size_t)n : 0;
+    if (w->opts->size > FANOUT_MAX_SIZE)
+        pad = 0;
+    memset(text + n, '.', pad);
+    n += (int)pad;
+    n += snprintf(text + n, sizeof text - (size_t)n, "\",\"sender\":\"bench-%d\"}", st->pid);
+    /* A client masks a copy (on the stack when small): no allocation then. */
     ws_send_copy(&st->publisher->bc.wc.conn, WS_OP_TEXT, text, (size_t)n);
     st->sent++;
     bench_count(w, BENCH_SENT, 1);
