@@ -212,17 +212,29 @@ static ssize_t parse_res(const char *buf, size_t len)
 
 typedef ssize_t (*parse_fn)(const char *buf, size_t len);
 
-/* Parse a heap copy of exactly len bytes: libFuzzer's buffer ends where the
- * whole input does, so only a copy lets ASan see a prefix parse read past
- * its end. */
+/* Parse a copy of buf[0..len) that ends exactly where a heap block does:
+ * libFuzzer's buffer ends where the whole input does, so only a copy lets
+ * ASan see a prefix parse read past its end. One block serves every call
+ * (a malloc per prefix made the run mostly allocator work). */
+#define TAIL_CAP 16384           /* above -max_len and the long heads */
+
 static ssize_t parse_exact(parse_fn parse, const char *buf, size_t len)
 {
-    char *copy = malloc(len ? len : 1);
-    REQUIRE(copy != NULL);
-    memcpy(copy, buf, len);
-    ssize_t r = parse(copy, len);
-    free(copy);
-    return r;
+    static char *block;
+    if (block == NULL)
+        block = malloc(TAIL_CAP);
+    REQUIRE(block != NULL);
+    if (len > TAIL_CAP) {                /* a long input run by hand */
+        char *copy = malloc(len);
+        REQUIRE(copy != NULL);
+        memcpy(copy, buf, len);
+        ssize_t r = parse(copy, len);
+        free(copy);
+        return r;
+    }
+    char *copy = block + TAIL_CAP - len;
+    memmove(copy, buf, len);
+    return parse(copy, len);
 }
 
 /* The prefix buf[0..k) said `part`, the whole said `whole`. A complete head

@@ -1,7 +1,9 @@
 #!/bin/sh
 # run.sh -- build each libFuzzer harness and run it for a bounded time.
 #
-#   test/fuzz/run.sh [SECONDS]        (default 20; `make fuzz` passes FUZZ_SECONDS)
+#   test/fuzz/run.sh [SECONDS [NAME...]]   (default 20 s; every harness: http frames json)
+#
+# `make fuzz` passes FUZZ_SECONDS.
 #
 # Each harness is built with clang into build/fuzz/, linked with only the
 # parser modules it tests, and run for SECONDS on a working corpus
@@ -16,8 +18,16 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-20}
 case $secs in
-    '' | *[!0-9]*) echo "usage: test/fuzz/run.sh SECONDS" >&2; exit 2 ;;
+    '' | *[!0-9]*) echo "usage: test/fuzz/run.sh SECONDS [http|frames|json ...]" >&2; exit 2 ;;
 esac
+[ $# -gt 0 ] && shift
+names=${*:-http frames json}
+for name in $names; do
+    case $name in
+        http | frames | json) ;;
+        *) echo "run.sh: no harness called $name" >&2; exit 2 ;;
+    esac
+done
 
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
@@ -53,21 +63,21 @@ last_stat() {
 }
 
 status=0
-for name in http frames json; do
+for name in $names; do
     bin=$OUT/fuzz_$name
     log=$OUT/fuzz_$name.log
     corpus=$OUT/corpus_$name
     # shellcheck disable=SC2086,SC2046  # $CFLAGS and the modules are word lists
-    if ! $CC $CFLAGS -o "$bin" test/fuzz/fuzz_$name.c $(modules $name); then
+    if ! $CC $CFLAGS -o "$bin" test/fuzz/fuzz_"$name".c $(modules "$name"); then
         echo "fuzz_$name: build failed" >&2
         exit 2
     fi
-    mkdir -p "$corpus" && cp test/fuzz/corpus_$name/* "$corpus"/ || exit 2
+    mkdir -p "$corpus" && cp test/fuzz/corpus_"$name"/* "$corpus"/ || exit 2
     before=$(count "$corpus")
 
     # shellcheck disable=SC2046
     "$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
-        -artifact_prefix="$OUT/fuzz_$name-" $(options $name) "$corpus" >"$log" 2>&1
+        -artifact_prefix="$OUT/fuzz_$name-" $(options "$name") "$corpus" >"$log" 2>&1
     rc=$?
 
     execs=$(last_stat 'stat::number_of_executed_units:' "$log")
