@@ -81,6 +81,7 @@ int ticks_start(struct reactor *r, uint32_t tick_ms, const char *instance)
                  (int)n, escaped);
     }
     ticks.timer.on_tick = ticks_on_timer;
+    stats.last_tick_mono_ms = clock_mono_ms();   /* /healthz counts from here */
     return reactor_timer_start(r, &ticks.timer, (uint64_t)tick_ms * 1000000u);
 }
 
