@@ -25,9 +25,10 @@ FAN_RATE = ("deliveries/s", "higher", "deliveries_per_s", "rate")
 # The whole load command: connecting every subscriber (and, for wspulse, the
 # join announcements to the members already in), the run, the backlog.
 FAN_WALL = ("wall time, set-up and drain included", "lower", "meta:wall_s", "s")
-# When several servers keep up, the CPU each spent per delivery still tells
-# them apart (server CPU% over the measured interval / deliveries per second).
-FAN_CPU = ("server CPU per delivery", "lower", "calc:cpu_per_delivery", "us")
+# When several servers keep up, or the load generator is the bottleneck, the
+# CPU each server spent per unit of work still tells them apart: "calc:cpu_per:
+# RATE" is its CPU% over the measured interval divided by the rate field RATE.
+FAN_CPU = ("server CPU per delivery", "lower", "calc:cpu_per:deliveries_per_s", "us")
 FIGURES = {
     "echo_small": [ECHO_RATE, LAT_P99],
     "echo_deep": [ECHO_RATE, LAT_P99],
@@ -38,7 +39,8 @@ FIGURES = {
     "fanout_10k": [FAN_RATE, LAT_P50, LAT_P99, FAN_CPU, FAN_WALL],
     "conns_10k": [("server bytes per idle connection", "lower", "server_bytes_per_conn",
                    "bytes")],
-    "handshakes": [("handshakes/s", "higher", "cycles_per_s", "rate")],
+    "handshakes": [("handshakes/s", "higher", "cycles_per_s", "rate"),
+                   ("server CPU per handshake", "lower", "calc:cpu_per:cycles_per_s", "us")],
 }
 LOAD_CPU_FIELD = "client_cpu_pct"      # the load generator's CPU%, 100 = one core
 SERVER_CPU_FIELD = "server_cpu_pct"    # the server's, over the measured interval (--pid)
@@ -136,8 +138,8 @@ class Run:
         if key.startswith("meta:"):
             return self.meta(wid, server).get(key[5:])
         summary = self.summary(wid, server)
-        if key == "calc:cpu_per_delivery":
-            cpu, rate = field(summary, SERVER_CPU_FIELD), field(summary, "deliveries_per_s")
+        if key.startswith("calc:cpu_per:"):
+            cpu, rate = field(summary, SERVER_CPU_FIELD), field(summary, key[13:])
             if cpu is None or cpu < 0 or not rate:
                 return None
             return float(cpu) / 100 / float(rate) * 1e6          # µs
