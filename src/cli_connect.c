@@ -666,12 +666,10 @@ static void on_signal(int signo)
 
 static int setup(void)
 {
-    if (reactor_init(&session.reactor) < 0)
+    session.sweep.on_tick = on_sweep;
+    if (wsclient_loop_init(&session.reactor, &session.env, &session.sweep, SWEEP_MS, 15000,
+                           on_signal) < 0)
         return -1;
-    conn_env_init(&session.env, &session.reactor);
-    session.env.header_timeout_ms = 10000;
-    session.env.ping_interval_ms = 15000;
-    session.env.close_timeout_ms = 2000;
     /* epoll refuses regular files (and /dev/null): those are read on the
      * sweep instead, which is fine since they never block. */
     session.interactive = isatty(STDIN_FILENO);
@@ -687,11 +685,6 @@ static int setup(void)
         if (errno != EPERM)
             return -1;
     }
-    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
-    session.sweep.on_tick = on_sweep;
-    if (reactor_signals(&session.reactor, signals, 3, on_signal) < 0
-        || reactor_timer_start(&session.reactor, &session.sweep, SWEEP_MS * 1000000ull) < 0)
-        return -1;
     return 0;
 }
 

@@ -387,21 +387,15 @@ static void on_signal(int signo)
 
 static int setup(void)
 {
-    if (reactor_init(&mon.reactor) < 0)
+    /* A ping every 10 s: the ticks keep the connection busy, and a dead
+     * peer shows within 20 s. */
+    mon.sweep.on_tick = on_sweep;
+    if (wsclient_loop_init(&mon.reactor, &mon.env, &mon.sweep, SWEEP_MS, 10000, on_signal) < 0)
         return -1;
-    conn_env_init(&mon.env, &mon.reactor);
-    mon.env.header_timeout_ms = 10000;
-    mon.env.ping_interval_ms = 10000;   /* ticks keep it quiet; a dead peer shows in 20 s */
-    mon.env.close_timeout_ms = 2000;
     /* Reconnect at most MONITOR_RETRY_CAP_MS apart: a gap is measured to the
      * first message after the outage, so a long backoff would inflate it. */
     mon.retry.cap_ms = MONITOR_RETRY_CAP_MS;
     mon.start_ms = mon.env.now_ms;
-    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
-    mon.sweep.on_tick = on_sweep;
-    if (reactor_signals(&mon.reactor, signals, 3, on_signal) < 0
-        || reactor_timer_start(&mon.reactor, &mon.sweep, SWEEP_MS * 1000000ull) < 0)
-        return -1;
     return 0;
 }
 

@@ -4,6 +4,7 @@
  * like for any full socket, and a refused connect surfaces as a read error. */
 #include "wsclient.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,4 +295,23 @@ bool wsclient_retry_due(struct wsclient_retry *r, uint64_t now_ms)
         return false;
     r->due_ms = 0;
     return true;
+}
+
+/* --- the loop of an interactive client ------------------------------------------ */
+
+int wsclient_loop_init(struct reactor *r, struct conn_env *env, struct reactor_timer *sweep,
+                       uint32_t sweep_ms, uint32_t ping_interval_ms, void (*on_signal)(int))
+{
+    static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+    if (reactor_init(r) < 0)
+        return -1;
+    conn_env_init(env, r);
+    env->header_timeout_ms = 10000;
+    env->close_timeout_ms = 2000;
+    env->ping_interval_ms = ping_interval_ms;
+    if (reactor_signals(r, signals, 3, on_signal) < 0
+        || reactor_timer_start(r, sweep, sweep_ms * 1000000ull) < 0)
+        return -1;
+    return 0;
 }

@@ -92,4 +92,14 @@ uint32_t wsclient_retry_schedule(struct wsclient_retry *r, uint64_t now_ms);
  * cleared, so it answers true once per wsclient_retry_schedule(). */
 bool wsclient_retry_due(struct wsclient_retry *r, uint64_t now_ms);
 
+/* --- the loop of an interactive client ------------------------------------------ */
+
+/* Set up the loop `connect` and `monitor` run in: the reactor, env with the
+ * client deadlines (10 s for the handshake, 2 s for the closing handshake, a
+ * ping every ping_interval_ms), SIGINT, SIGTERM and SIGHUP delivered to
+ * on_signal, and sweep->on_tick called every sweep_ms for deadlines and
+ * reconnects. Returns 0, or -1 with errno. */
+int wsclient_loop_init(struct reactor *r, struct conn_env *env, struct reactor_timer *sweep,
+                       uint32_t sweep_ms, uint32_t ping_interval_ms, void (*on_signal)(int));
+
 #endif
