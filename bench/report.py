@@ -186,18 +186,27 @@ def header(run):
     ]
 
 
+def section_head(title, intro, label_columns, servers):
+    """A section's title and intro, then the head of its table: the label
+    columns, left-aligned, and one right-aligned column per server."""
+    names = label_columns + [NAMES.get(s, s) for s in servers]
+    return [f"## {title}", "", intro, "",
+            "| " + " | ".join(names) + " |",
+            "|" + "---|" * len(label_columns) + "---:|" * len(servers)]
+
+
 def results_table(run):
     cols = run.servers
-    lines = ["## Results", "",
+    lines = section_head(
+             "Results",
              "Each cell: the figure, and in brackets wspulse ÷ that server. For a"
              " \"higher\" figure a ratio above 1 means wspulse is ahead; for a \"lower\" one"
              " (latency, memory) a ratio below 1 means wspulse is ahead. ⚠: the run"
              " finished with errors, losses or failed connections (listed below)."
              " ✓: the server delivered all the fan-out offered, so it could do more than"
              " its figure shows; without ✓ it fell behind, and its latency is mostly the"
-             " backlog growing during the run.", "",
-             "| workload | figure | better | " + " | ".join(NAMES.get(s, s) for s in cols) + " |",
-             "|---|---|---|" + "---:|" * len(cols)]
+             " backlog growing during the run.",
+             ["workload", "figure", "better"], cols)
     for wid, label, _order in run.workloads:
         for name, better, key, kind in FIGURES.get(wid, []):
             ours = run.figure(wid, "wspulse", key)
@@ -220,13 +229,13 @@ def results_table(run):
 
 def cpu_table(run):
     cols = run.servers
-    lines = ["## Who was the bottleneck", "",
+    lines = section_head(
+             "Who was the bottleneck",
              "Each cell: CPU% of the load generator (its own summary; 100% = one core)"
              " / CPU% of the server over the measured interval (`--pid`; 100% = its one"
              " core). A server near 100% with the load well below it is server-bound,"
-             " which is what the comparison needs.", "",
-             "| workload | " + " | ".join(NAMES.get(s, s) for s in cols) + " |",
-             "|---|" + "---:|" * len(cols)]
+             " which is what the comparison needs.",
+             ["workload"], cols)
     for wid, label, _order in run.workloads:
         cells = []
         for s in cols:

@@ -71,9 +71,8 @@ static void publish(struct bench_worker *w, struct fan_worker *st, uint64_t now)
     static _Thread_local char text[FANOUT_MAX_SIZE + 160];
     int n = snprintf(text, sizeof text, "{\"type\":\"message\",\"message\":\"bench t=%llu seq=%llu",
                      (unsigned long long)now, (unsigned long long)st->sent);
-    size_t pad = w->opts->size > (size_t)n ? w->opts->size - (size_t)n : 0;
-    if (w->opts->size > FANOUT_MAX_SIZE)
-        pad = 0;
+    size_t size = w->opts->size < FANOUT_MAX_SIZE ? w->opts->size : FANOUT_MAX_SIZE;
+    size_t pad = size > (size_t)n ? size - (size_t)n : 0;
     memset(text + n, '.', pad);
     n += (int)pad;
     n += snprintf(text + n, sizeof text - (size_t)n, "\",\"sender\":\"bench-%d\"}", st->pid);
@@ -111,7 +110,6 @@ static void pace_on_tick(struct reactor_timer *t, uint64_t expirations)
     while (st->sent < due)
         publish(w, st, now);
     atomic_store_explicit(&w->shared->published, st->sent, memory_order_relaxed);
-    conn_flush_pending();
 }
 
 static void fan_run(struct bench_worker *w)
@@ -131,7 +129,6 @@ static void fan_run(struct bench_worker *w)
     }
     st->publishing = true;
     publish(w, st, st->run_ns);          /* message 0 goes at once */
-    conn_flush_pending();
 }
 
 /* --- the subscribers ------------------------------------------------------------ */

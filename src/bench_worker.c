@@ -238,7 +238,6 @@ static void worker_on_tick(struct reactor_timer *t, uint64_t expirations)
         w->opts->mode->tick(w);
     if (w->phase == BENCH_DRAIN)
         drain_step(w, now);
-    conn_flush_pending();
 }
 
 /* --- the thread --------------------------------------------------------- */

@@ -604,7 +604,6 @@ static void read_input(void)
     r->len += (size_t)n;
     take_lines();
     update_input_watch();
-    conn_flush_pending();
 }
 
 static void on_input(struct reactor_watch *w)

@@ -523,7 +523,6 @@ static void begin_drain(void)
     for (struct conn *c = server.env.all; c; c = c->next)
         if (c->phase == CONN_WS)
             ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
-    conn_flush_pending();
 }
 
 /* Draining is over when every WebSocket has closed, or at the deadline. */
