@@ -433,7 +433,8 @@ static bool scan_member(struct cursor *c, int depth, struct json_member *m)
     return true;
 }
 
-/* §4. Members past max are checked but not kept. Duplicate names are
+/* §4. Members past max are checked and counted but not kept (the caller
+ * turns a count over max into an error). Duplicate names are
  * allowed (§4 says only SHOULD be unique); json_find takes the first. */
 static bool scan_object(struct cursor *c, int depth, struct json_member *members,
                         int max, int *count)
@@ -455,15 +456,21 @@ static bool scan_object(struct cursor *c, int depth, struct json_member *members
     return true;
 }
 
+/* The whole text is validated before the count is judged, so invalid JSON
+ * is reported as such however many members precede the mistake. */
 int json_parse_object(const char *s, size_t len, struct json_member *members, int max)
 {
     struct cursor c = { s, len, 0 };
     int n;
+    if (max < 0)
+        max = 0;
     skip_blank(&c);
-    if (!scan_object(&c, 1, members, max < 0 ? 0 : max, &n))
-        return -1;
+    if (!scan_object(&c, 1, members, max, &n))
+        return JSON_ERR_SYNTAX;
     skip_blank(&c);
-    return c.pos == c.len ? n : -1;
+    if (c.pos != c.len)
+        return JSON_ERR_SYNTAX;
+    return n > max ? JSON_ERR_TOO_MANY : n;
 }
 
 const struct json_member *json_find(const struct json_member *members, int n,
@@ -549,30 +556,67 @@ static bool decode_escape(struct cursor *c, uint32_t *cp)
     return true;
 }
 
-/* Checks bounds itself rather than trusting that m came from
- * json_parse_object, so a hand-made member cannot make it overrun. */
+/* The next character of a string body, c at its first byte: its UTF-8
+ * bytes into out, their count; 0 for a bad escape. Escapes are undone as
+ * they come, so a \uXXXX pair is one character. */
+static size_t decode_char(struct cursor *c, char out[4])
+{
+    char ch = c->s[c->pos++];
+    uint32_t cp;
+    if (ch != '\\') {
+        out[0] = ch;
+        return 1;
+    }
+    if (!decode_escape(c, &cp))
+        return 0;
+    size_t n = utf8_length(cp);
+    put_utf8(cp, n, out);
+    return n;
+}
+
+/* The body of a string member, between its quotes; false if m is none.
+ * Checks bounds itself rather than trusting that m came from
+ * json_parse_object, so a hand-made member cannot make a reader overrun. */
+static bool string_body(const struct json_member *m, struct cursor *c)
+{
+    if (m == NULL || m->type != JSON_STRING || m->value.len < 2)
+        return false;
+    *c = (struct cursor){ m->value.p + 1, m->value.len - 2, 0 };
+    return true;
+}
+
 ssize_t json_string_value(const struct json_member *m, char *out, size_t cap)
 {
-    if (m->type != JSON_STRING || m->value.len < 2)
-        return -1;
-    struct cursor c = { m->value.p + 1, m->value.len - 2, 0 };
+    struct cursor c;
     size_t o = 0;
+    if (!string_body(m, &c))
+        return -1;
     while (c.pos < c.len) {
-        char ch = c.s[c.pos++];
-        uint32_t cp;
-        if (ch != '\\') {
-            if (o == cap)
-                return -1;
-            out[o++] = ch;
-            continue;
-        }
-        if (!decode_escape(&c, &cp))
+        char ch[4];
+        size_t n = decode_char(&c, ch);
+        if (n == 0 || n > cap - o)
             return -1;
-        size_t n = utf8_length(cp);
-        if (n > cap - o)
-            return -1;
-        put_utf8(cp, n, out + o);
+        memcpy(out + o, ch, n);
         o += n;
     }
     return (ssize_t)o;
+}
+
+/* Decoded bytes against literal's, by length: a decoded NUL meets no byte
+ * of a C string, so "message\u0000junk" is not "message" (strcmp on the
+ * decoded text would stop at the NUL and say it is). */
+bool json_string_eq(const struct json_member *m, const char *literal)
+{
+    struct cursor c;
+    size_t want = strlen(literal), o = 0;
+    if (!string_body(m, &c))
+        return false;
+    while (c.pos < c.len) {
+        char ch[4];
+        size_t n = decode_char(&c, ch);
+        if (n == 0 || n > want - o || memcmp(literal + o, ch, n) != 0)
+            return false;
+        o += n;
+    }
+    return o == want;
 }

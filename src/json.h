@@ -56,20 +56,33 @@ struct json_member {
                                                       a string's includes quotes */
 };
 
+/* What json_parse_object returns instead of a count. */
+enum json_err { JSON_ERR_SYNTAX = -1, JSON_ERR_TOO_MANY = -2 };
+
 /* Validate that s[0..len) is exactly one JSON object (blanks around it are
- * allowed) and record up to max top-level members in order. Returns the
- * number of members (members past max are validated but not recorded), or
- * -1 if the text is not valid JSON or not an object. */
+ * allowed) and record its top-level members, in order, in members[0..max)
+ * (NULL if max is 0). Returns their number n (0..max), every one recorded;
+ * JSON_ERR_SYNTAX if the text is not valid JSON or not an object; or
+ * JSON_ERR_TOO_MANY if it is valid but has more than max members. Never a
+ * partial list: a search of its first max members would miss a key after
+ * them. After an error members[] holds nothing to use. */
 int json_parse_object(const char *s, size_t len, struct json_member *members, int max);
 
-/* The first member whose raw key equals key (keys with escapes never match),
- * or NULL. */
+/* The first of members[0..n) whose raw key equals key, or NULL. n is what
+ * json_parse_object returned. Keys are compared raw, so a key written with
+ * an escape (\u0000 included) never matches. */
 const struct json_member *json_find(const struct json_member *members, int n,
                                     const char *key);
 
 /* Decode a string member's value (with its quotes) into UTF-8 in
- * out[0..cap). Lone surrogates become U+FFFD. Returns the length or -1 if it
- * does not fit or m is not a string. */
+ * out[0..cap). Lone surrogates become U+FFFD; \u0000 becomes a NUL byte, so
+ * compare the result by its length, never as a C string. Returns the length
+ * or -1 if it does not fit or m is not a string. */
 ssize_t json_string_value(const struct json_member *m, char *out, size_t cap);
+
+/* True if m is a string member whose decoded value is exactly the bytes of
+ * literal, length included: "ping\u0000" is not "ping". False if m is NULL
+ * (json_find found nothing) or not a string. */
+bool json_string_eq(const struct json_member *m, const char *literal);
 
 #endif

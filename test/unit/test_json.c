@@ -368,22 +368,123 @@ static void test_parse_numbers(void)
     }
 }
 
-/* Members past max are validated but not recorded, and max 0 needs no array. */
+/* More members than max is an error, never a partial list; members past max
+ * are still validated (a syntax error wins) and never written. */
 static void test_parse_max(void)
 {
     struct json_member m[3];
     memset(m, CANARY, sizeof m);
-    CHECK_EQ(parse("{\"a\":1,\"b\":2,\"c\":3}", m, 1), 3);
-    CHECK_KEY(&m[0], "a");
+    CHECK_EQ(parse("{\"a\":1,\"b\":2,\"c\":3}", m, 1), JSON_ERR_TOO_MANY);
     const unsigned char *rest = (const unsigned char *)&m[1];
     size_t untouched = 0;
     for (size_t i = 0; i < 2 * sizeof m[0]; i++)
         untouched += rest[i] == CANARY;
     CHECK_EQ(untouched, 2 * sizeof m[0]);
 
-    CHECK_EQ(parse("{\"a\":1,\"b\":2}", NULL, 0), 2);
-    CHECK_EQ(parse("{\"a\":1,\"b\":2}", NULL, -5), 2);
-    CHECK_EQ(parse("{\"a\":1,\"b\":}", NULL, 0), -1);     /* still validated */
+    CHECK_EQ(parse("{\"a\":1,\"b\":2,\"c\":3}", m, 3), 3);
+    CHECK_EQ(parse("{\"a\":1,\"b\":2}", m, 3), 2);
+    CHECK_EQ(parse("{}", NULL, 0), 0);
+    CHECK_EQ(parse(" {} ", NULL, -5), 0);
+    CHECK_EQ(parse("{\"a\":1,\"b\":2}", NULL, 0), JSON_ERR_TOO_MANY);
+    CHECK_EQ(parse("{\"a\":1,\"b\":2}", NULL, -5), JSON_ERR_TOO_MANY);
+    CHECK_EQ(parse("{\"a\":1,\"b\":}", NULL, 0), JSON_ERR_SYNTAX);   /* still validated */
+    CHECK_EQ(parse("{\"a\":1,\"b\":2,\"c\":3} x", m, 1), JSON_ERR_SYNTAX);
+    /* Nested members do not count against max. */
+    CHECK_EQ(parse("{\"o\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4}}", m, 1), 1);
+}
+
+/* An object of total members "kN":N, with "type":"message" in place of
+ * member at (0-based); heap-allocated to the byte, for ASan. */
+static char *many_members(int total, int at, size_t *len)
+{
+    size_t cap = (size_t)total * 20 + 32, n = 0;
+    char *text = malloc(cap);
+    text[n++] = '{';
+    for (int i = 0; i < total; i++) {
+        if (i == at)
+            n += (size_t)snprintf(text + n, cap - n, "\"type\":\"message\"");
+        else
+            n += (size_t)snprintf(text + n, cap - n, "\"k%d\":%d", i, i);
+        text[n++] = i + 1 < total ? ',' : '}';
+    }
+    *len = n;
+    return text;
+}
+
+/* Parse text into an array of exactly max members on the heap (a search
+ * past it is an ASan report) and look for "type" as an endpoint does:
+ * returns 1 found and equal to "message", 0 not found, or the parse error. */
+static int find_type(const char *text, size_t len, int max)
+{
+    struct json_member *m = malloc(sizeof *m * (size_t)(max > 0 ? max : 1));
+    int n = json_parse_object(text, len, m, max);
+    int found = n < 0 ? n : json_string_eq(json_find(m, n, "type"), "message");
+    free(m);
+    return found;
+}
+
+/* Issue 14: 17 members crashed json_find, which searched the whole count
+ * in an array of 16; 300 or 3,000 missed a "type" past the array. */
+static void test_member_counts(void)
+{
+    static const int totals[] = { 1, 15, 16, 17, 300, 3000 };
+    for (size_t t = 0; t < sizeof totals / sizeof totals[0]; t++) {
+        int total = totals[t];
+        int places[] = { 0, total < 16 ? total - 1 : 15, total - 1 };  /* before/after 16 */
+        for (size_t p = 0; p < 3; p++) {
+            size_t len;
+            char *text = many_members(total, places[p], &len);
+            int want = total <= 16 ? 1 : JSON_ERR_TOO_MANY;
+            if (find_type(text, len, 16) != want)
+                fprintf(stderr, "%d members, type at %d\n", total, places[p]);
+            CHECK_EQ(find_type(text, len, 16), want);
+            CHECK_EQ(find_type(text, len, total), 1);        /* room for all: found */
+            CHECK_EQ(find_type(text, len, total - 1), JSON_ERR_TOO_MANY);
+            text[len - 1] = ',';                             /* invalid beats too many */
+            CHECK_EQ(find_type(text, len, 16), JSON_ERR_SYNTAX);
+            free(text);
+        }
+    }
+}
+
+/* A decoded string equals a literal by its bytes and length: a NUL
+ * (\u0000) in it matches nothing, and escapes are undone first. */
+static void test_string_eq(void)
+{
+    struct json_member m[4];
+    CHECK_EQ(parse("{\"a\":\"message\",\"b\":\"message\\u0000junk\",\"c\":\"ping\\u0000\","
+                   "\"d\":\"\\u0000\"}", m, 4), 4);
+    CHECK(json_string_eq(&m[0], "message"));
+    CHECK(!json_string_eq(&m[0], "messag"));
+    CHECK(!json_string_eq(&m[0], "messages"));
+    CHECK(!json_string_eq(&m[0], ""));
+    CHECK(!json_string_eq(&m[1], "message"));
+    CHECK(!json_string_eq(&m[2], "ping"));
+    CHECK(!json_string_eq(&m[3], ""));
+    CHECK(json_string_eq(NULL, "ping") == false);
+
+    CHECK_EQ(parse("{\"a\":\"\",\"b\":\"\\u0070i\\u006eg\",\"c\":\"\\ud83d\\ude00\\n\","
+                   "\"d\":1}", m, 4), 4);
+    CHECK(json_string_eq(&m[0], ""));
+    CHECK(!json_string_eq(&m[0], "x"));
+    CHECK(json_string_eq(&m[1], "ping"));
+    CHECK(json_string_eq(&m[2], "\xf0\x9f\x98\x80\n"));
+    CHECK(!json_string_eq(&m[2], "\xf0\x9f\x98"));
+    CHECK(!json_string_eq(&m[3], "1"));                      /* not a string */
+
+    /* A hand-made member ending in a lone backslash: false, no overrun. */
+    struct json_member bad = { .type = JSON_STRING, .value = { "\"\\\"", 3 } };
+    CHECK(!json_string_eq(&bad, "\\"));
+    CHECK_EQ(json_string_value(&bad, (char[4]){0}, 4), -1);
+}
+
+/* A key written with \u0000 (or any escape) is not the key without it. */
+static void test_find_nul_key(void)
+{
+    struct json_member m[2];
+    CHECK_EQ(parse("{\"type\\u0000\":\"ping\",\"typ\\u0065\":\"ping\"}", m, 2), 2);
+    CHECK(json_find(m, 2, "type") == NULL);
+    CHECK(json_find(m, 2, "typ") == NULL);
 }
 
 static void test_find(void)
@@ -526,8 +627,9 @@ static void test_depth(void)
     static char text[4096];
     size_t n;
 
+    struct json_member m[1];
     n = nest(text, JSON_MAX_DEPTH, '[', ']');
-    CHECK_EQ(json_parse_object(text, n, NULL, 0), 1);
+    CHECK_EQ(json_parse_object(text, n, m, 1), 1);
     n = nest(text, JSON_MAX_DEPTH + 1, '[', ']');
     reject_len("nested too deep (arrays)", text, n);
 
@@ -538,7 +640,7 @@ static void test_depth(void)
     text[n++] = '1';
     for (int i = 0; i < JSON_MAX_DEPTH; i++)
         text[n++] = '}';
-    CHECK_EQ(json_parse_object(text, n, NULL, 0), 1);
+    CHECK_EQ(json_parse_object(text, n, m, 1), 1);
     memmove(text + 5, text, n);
     memcpy(text, "{\"a\":", 5);
     text[n + 5] = '}';
@@ -557,10 +659,11 @@ static void test_truncations(void)
     static const char text[] = "{\"s\":\"a\\u00e9\\n\",\"n\":-1.5e3,\"t\":true,"
                                "\"a\":[null,{}],\"o\":{\"f\":false}}";
     size_t len = strlen(text);
-    CHECK_EQ(json_parse_object(text, len, NULL, 0), 5);
+    struct json_member m[5];
+    CHECK_EQ(json_parse_object(text, len, m, 5), 5);
     int accepted = 0;
     for (size_t cut = 0; cut < len; cut++)
-        accepted += json_parse_object(text, cut, NULL, 0) != -1;
+        accepted += json_parse_object(text, cut, m, 5) != JSON_ERR_SYNTAX;
     CHECK_EQ(accepted, 0);
 }
 
@@ -692,7 +795,10 @@ int main(void)
     test_parse_blanks();
     test_parse_numbers();
     test_parse_max();
+    test_member_counts();
+    test_string_eq();
     test_find();
+    test_find_nul_key();
     test_reject_structure();
     test_reject_strings();
     test_reject_values();
