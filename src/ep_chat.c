@@ -173,9 +173,7 @@ static void send_stats(struct conn *c)
 
 static void custom(struct conn *c, const struct json_member *m, int n)
 {
-    char action[64];
-    ssize_t len = string_member(m, n, "action", action, sizeof action - 1);
-    if (len >= 0 && (size_t)len == strlen("get_stats") && memcmp(action, "get_stats", 9) == 0)
+    if (json_string_eq(json_find(m, n, "action"), "get_stats"))
         send_stats(c);
     else
         reply_error(c, "unknown custom action (known: get_stats)");
@@ -186,27 +184,31 @@ static void chat_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data
     struct json_member m[CHAT_MAX_MEMBERS];
     int n = opcode == WS_OP_TEXT ? json_parse_object((const char *)data, len, m, CHAT_MAX_MEMBERS)
                                  : -1;
+    if (n == JSON_ERR_TOO_MANY) {    /* not a partial list: a key after it would be missed */
+        char what[64];
+        snprintf(what, sizeof what, "too many members: at most %d in a message object",
+                 CHAT_MAX_MEMBERS);
+        reply_error(c, what);
+        return;
+    }
     if (n < 0) {
         reply_error(c, opcode == WS_OP_TEXT ? "invalid JSON: expected one JSON object"
                                             : "binary messages are not understood here");
         return;
     }
-    char type[32];
-    ssize_t tlen = string_member(m, n, "type", type, sizeof type - 1);
-    if (tlen < 0) {
-        reply_error(c, json_find(m, n, "type") ? "unknown message type" : "missing \"type\"");
-        return;
-    }
-    type[tlen] = '\0';
-    if (strcmp(type, "message") == 0)
+    /* Compared by decoded length: "ping\u0000" is an unknown type. */
+    const struct json_member *type = json_find(m, n, "type");
+    if (type == NULL)
+        reply_error(c, "missing \"type\"");
+    else if (json_string_eq(type, "message"))
         relay(c, m, n, "sender");
-    else if (strcmp(type, "chat") == 0)
+    else if (json_string_eq(type, "chat"))
         relay(c, m, n, "username");
-    else if (strcmp(type, "broadcast") == 0)
+    else if (json_string_eq(type, "broadcast"))
         relay(c, m, n, NULL);
-    else if (strcmp(type, "ping") == 0)
+    else if (json_string_eq(type, "ping"))
         pong(c);
-    else if (strcmp(type, "custom") == 0)
+    else if (json_string_eq(type, "custom"))
         custom(c, m, n);
     else
         reply_error(c, "unknown message type");

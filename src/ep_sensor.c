@@ -256,14 +256,8 @@ static bool word_is(const uint8_t *p, size_t len, const char *word)
     return true;
 }
 
-static bool string_is(const struct json_member *m, const char *word)
-{
-    char value[16];
-    ssize_t n = m && m->type == JSON_STRING ? json_string_value(m, value, sizeof value) : -1;
-    return n >= 0 && (size_t)n == strlen(word) && memcmp(value, word, (size_t)n) == 0;
-}
-
-/* 1 start, 0 stop, -1 not a command. */
+/* 1 start, 0 stop, -1 not a command, JSON_ERR_TOO_MANY an object of more
+ * than 8 members (answered as such, not searched in part). */
 static int parse_command(const uint8_t *data, size_t len)
 {
     if (word_is(data, len, "START"))
@@ -272,15 +266,17 @@ static int parse_command(const uint8_t *data, size_t len)
         return 0;
     struct json_member m[8];
     int n = json_parse_object((const char *)data, len, m, 8);
+    if (n == JSON_ERR_TOO_MANY)
+        return n;
     if (n < 0)
         return -1;
     const struct json_member *type = json_find(m, n, "type");
     const struct json_member *command = json_find(m, n, "command");
-    if (!string_is(type, "control"))
+    if (!json_string_eq(type, "control"))      /* by length: "control\u0000" is not */
         return -1;
-    if (string_is(command, "start"))
+    if (json_string_eq(command, "start"))
         return 1;
-    if (string_is(command, "stop"))
+    if (json_string_eq(command, "stop"))
         return 0;
     return -1;
 }
@@ -304,7 +300,9 @@ static void sensor_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *da
         return;
     }
     int command = parse_command(data, len);
-    if (command < 0)
+    if (command == JSON_ERR_TOO_MANY)
+        reply_error(c, "too many members: at most 8 in a command object");
+    else if (command < 0)
         reply_error(c, "unknown command: send START or STOP, "
                        "or {\"type\":\"control\",\"command\":\"start\"}");
     else
