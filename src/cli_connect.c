@@ -306,10 +306,7 @@ static void show_unknown(const char *what, const char *text, size_t len)
 
 static bool member_is(const struct json_member *m, int n, const char *key, const char *want)
 {
-    const struct json_member *v = json_find(m, n, key);
-    char s[32];
-    ssize_t len = v ? json_string_value(v, s, sizeof s - 1) : -1;
-    return len >= 0 && (size_t)len == strlen(want) && memcmp(s, want, (size_t)len) == 0;
+    return json_string_eq(json_find(m, n, key), want);
 }
 
 static void on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, size_t len)
@@ -320,6 +317,8 @@ static void on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, siz
     int n = opcode == WS_OP_TEXT ? json_parse_object(text, len, m, MAX_MEMBERS) : -1;
     if (opcode != WS_OP_TEXT)
         show_unknown("(a binary message)", "", 0);
+    else if (n == JSON_ERR_TOO_MANY)     /* never searched in part */
+        show_unknown("(too many members) ", text, len);
     else if (n < 0)
         show_unknown("(not JSON) ", text, len);
     else if (member_is(m, n, "type", "message"))

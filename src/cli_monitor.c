@@ -221,7 +221,7 @@ static void note_server(const struct json_member *m, int n)
     const struct json_member *v = json_find(m, n, "server");
     char name[sizeof mon.server], safe[sizeof mon.server];
     ssize_t len = v ? json_string_value(v, name, sizeof name - 1) : -1;
-    if (len < 0)
+    if (len < 0 || memchr(name, '\0', (size_t)len))   /* kept and compared as a C string */
         return;
     name[len] = '\0';
     if (strcmp(name, mon.server) == 0)
