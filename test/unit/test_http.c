@@ -5,6 +5,18 @@
 
 #include <stdlib.h>
 
+/* Parse a copy of in[0..len) in a heap block of exactly len bytes, so ASan
+ * sees a read one byte past the end (a string literal's NUL would hide it).
+ * Spans in *req point into freed memory afterwards: compare only results. */
+static ssize_t parse_exact(const char *in, size_t len, struct http_request *req)
+{
+    char *copy = malloc(len ? len : 1);
+    memcpy(copy, in, len);
+    ssize_t r = http_parse_request(copy, len, req);
+    free(copy);
+    return r;
+}
+
 static ssize_t parse(const char *s, struct http_request *req)
 {
     return http_parse_request(s, strlen(s), req);
@@ -75,10 +87,7 @@ static void test_split_anywhere(void)
     int early = 0;
     for (size_t cut = 0; cut < len; cut++) {
         struct http_request req;
-        char *copy = malloc(cut + 1);      /* exactly cut bytes: ASan sees overreads */
-        memcpy(copy, upgrade, cut);
-        early += http_parse_request(copy, cut, &req) != HTTP_INCOMPLETE;
-        free(copy);
+        early += parse_exact(upgrade, cut, &req) != HTTP_INCOMPLETE;
     }
     CHECK_EQ(early, 0);
     char *copy = malloc(len);
@@ -199,9 +208,9 @@ static void check_rejected(const char *in, size_t len, ssize_t want)
 {
     struct http_request req;
     int bad_prefix = 0;
-    CHECK_EQ(http_parse_request(in, len, &req), want);
+    CHECK_EQ(parse_exact(in, len, &req), want);
     for (size_t cut = 0; cut < len; cut++) {
-        ssize_t r = http_parse_request(in, cut, &req);
+        ssize_t r = parse_exact(in, cut, &req);
         bad_prefix += r != HTTP_INCOMPLETE && r != want;
     }
     CHECK_EQ(bad_prefix, 0);
