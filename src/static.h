@@ -2,7 +2,10 @@
  * embed.sh), or files read from --www DIR at each request, so pages can be
  * edited without a rebuild. URL to file: "/" is index.html, "/chat" is
  * chat.html, "/app.js" is app.js. Only names in www/ itself are served:
- * no subdirectories, nothing hidden, no "..". */
+ * no subdirectories, nothing hidden, no "..". From --www DIR, only regular
+ * files are served, and no symlink, even one that points inside DIR: what
+ * is served is what DIR holds, and a FIFO or device never blocks the
+ * reactor. */
 #ifndef STATIC_H
 #define STATIC_H
 
