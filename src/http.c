@@ -259,6 +259,28 @@ size_t http_header_count(const struct http_request *req, const char *name)
     return n;
 }
 
+/* RFC 9110 §8.6: Content-Length = 1*DIGIT. A recipient MAY fold a list of
+ * identical values into one; we refuse any list or repeat instead, so every
+ * reader of the same bytes agrees on where the message ends or fails. */
+int http_content_length(const struct http_request *req, uint64_t *len)
+{
+    const struct http_span *v = http_header_get(req, "Content-Length");
+    uint64_t n = 0;
+
+    if (!v)
+        return 0;
+    if (v->len == 0 || http_header_count(req, "Content-Length") != 1)
+        return HTTP_ERR_MALFORMED;
+    for (size_t i = 0; i < v->len; i++) {
+        unsigned digit = (unsigned)((unsigned char)v->p[i] - '0');
+        if (digit > 9 || n > (UINT64_MAX - digit) / 10)
+            return HTTP_ERR_MALFORMED;
+        n = n * 10 + digit;
+    }
+    *len = n;
+    return 1;
+}
+
 /* #element lists (RFC 9110 §5.6.1): elements split at commas, blanks around
  * each dropped, empty elements skipped; the token must equal a whole one. */
 bool http_has_token(const struct http_span *value, const char *token)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define HTTP_MAX_HEADER_BYTES 8192   /* beyond this: 431 */
@@ -67,6 +68,13 @@ bool http_has_token(const struct http_span *value, const char *token);
 bool http_header_has_token(const struct http_request *req, const char *name, const char *token);
 /* How many lines carry the header name. */
 size_t http_header_count(const struct http_request *req, const char *name);
+
+/* The request's body length from Content-Length (RFC 9112 §6.3): 0 when
+ * there is no such line (*len untouched), 1 with *len set when there is
+ * exactly one whose value is 1*DIGIT and fits in 64 bits, else
+ * HTTP_ERR_MALFORMED: a second line, a list (even "5, 5"), a sign, blanks
+ * inside, or an empty value. Transfer-Encoding is the caller's to check. */
+int http_content_length(const struct http_request *req, uint64_t *len);
 
 /* True when span equals the NUL-terminated string s exactly / ignoring case. */
 bool http_span_eq(const struct http_span *span, const char *s);

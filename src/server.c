@@ -275,11 +275,13 @@ static bool wants_keep_alive(const struct http_request *req)
 }
 
 /* No request here has a body; one that comes with a body cannot be read
- * past safely, so it is refused and the connection closed. */
+ * past safely, so it is refused and the connection closed. The caller has
+ * checked that Content-Length is valid. */
 static bool has_body(const struct http_request *req)
 {
-    const struct http_span *len = http_header_get(req, "Content-Length");
-    return http_header_get(req, "Transfer-Encoding") || (len && !http_span_eq(len, "0"));
+    uint64_t len = 0;
+    http_content_length(req, &len);
+    return http_header_get(req, "Transfer-Encoding") || len > 0;
 }
 
 /* RFC 9112 §3.2: an HTTP/1.1 request MUST have exactly one Host. */
@@ -328,6 +330,9 @@ static const char *refusal(const struct http_request *req, const struct http_spa
     }
     if (!host_ok(req))
         return "an HTTP/1.1 request needs exactly one Host header";
+    uint64_t len;                /* RFC 9112 §6.3: MUST answer 400 and close */
+    if (http_content_length(req, &len) < 0)
+        return "Content-Length must be one decimal number, on one line";
     if (has_body(req))
         return "a request body is not accepted here";
     if (path->len == 0)

@@ -168,6 +168,29 @@ static void check_request_lookups(const struct http_request *req)
     }
 }
 
+/* http_content_length against a plain reading of RFC 9110 §8.6: no line,
+ * or exactly one line of 1*DIGIT whose value fits in 64 bits (counted in
+ * 128 bits here); anything else fails and leaves *len alone. */
+static void check_content_length(const struct http_request *req)
+{
+    const struct http_span *v = http_header_get(req, "Content-Length");
+    uint64_t got = 7;
+    int r = http_content_length(req, &got);
+
+    if (!v) {
+        REQUIRE(r == 0 && got == 7);
+        return;
+    }
+    bool ok = http_header_count(req, "Content-Length") == 1 && v->len > 0;
+    unsigned __int128 n = 0;
+    for (size_t i = 0; ok && i < v->len; i++) {
+        ok = v->p[i] >= '0' && v->p[i] <= '9';
+        n = n * 10 + (unsigned)(v->p[i] - '0');
+        ok = ok && n <= UINT64_MAX;
+    }
+    REQUIRE(ok ? r == 1 && got == (uint64_t)n : r == HTTP_ERR_MALFORMED && got == 7);
+}
+
 static void check_request(const struct http_request *req, const char *buf, size_t n)
 {
     REQUIRE(n >= 14 && n <= HTTP_MAX_HEADER_BYTES);     /* "M T HTTP/1.1\n\n" */
@@ -182,6 +205,7 @@ static void check_request(const struct http_request *req, const char *buf, size_
     check_headers(req->headers, req->num_headers, buf, n);
     REQUIRE(http_header_get(req, "") == NULL);       /* names are never empty */
     check_request_lookups(req);
+    check_content_length(req);
 }
 
 static void check_response(const struct http_response *res, const char *buf, size_t n)

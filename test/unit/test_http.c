@@ -386,6 +386,52 @@ static void test_header_get(void)
     CHECK(http_header_get(&req, "x-a-longer") == NULL);
 }
 
+/* RFC 9112 §6.3 / RFC 9110 §8.6: one line of 1*DIGIT, or an error. */
+static int content_length(const char *head, uint64_t *len)
+{
+    struct http_request req;
+    CHECK_EQ(parse(head, &req), strlen(head));
+    return http_content_length(&req, len);
+}
+
+static void test_content_length(void)
+{
+    uint64_t len = 7;
+    CHECK_EQ(content_length("GET / HTTP/1.1\r\n\r\n", &len), 0);
+    CHECK_EQ(len, 7);
+    CHECK_EQ(content_length("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &len), 1);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(content_length("GET / HTTP/1.1\r\ncontent-length:  42 \r\n\r\n", &len), 1);
+    CHECK_EQ(len, 42);
+    CHECK_EQ(content_length("GET / HTTP/1.1\r\nContent-Length: 007\r\n\r\n", &len), 1);
+    CHECK_EQ(len, 7);
+    CHECK_EQ(content_length("GET / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n",
+                            &len), 1);
+    CHECK(len == UINT64_MAX);
+}
+
+static void test_content_length_rejected(void)
+{
+    static const char *const bad[] = {
+        "Content-Length: 0\r\nContent-Length: 5",     /* two values: two framings */
+        "Content-Length: 5\r\nContent-Length: 5",     /* even the same one twice */
+        "Content-Length: 5, 5", "Content-Length: 0,5", "Content-Length: ",
+        "Content-Length: +5", "Content-Length: -1", "Content-Length: 5 5",
+        "Content-Length: 0x10", "Content-Length: 5a", "Content-Length: \t",
+        "Content-Length: 18446744073709551616", "Content-Length: 99999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char head[256];
+        uint64_t len = 7;
+        snprintf(head, sizeof head, "GET / HTTP/1.1\r\n%s\r\n\r\n", bad[i]);
+        int r = content_length(head, &len);
+        if (r != HTTP_ERR_MALFORMED)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+        CHECK_EQ(r, HTTP_ERR_MALFORMED);
+        CHECK_EQ(len, 7);
+    }
+}
+
 static void test_reasons(void)
 {
     static const int codes[] = { 101, 200, 204, 301, 304, 400, 401, 403, 404, 405, 408,
@@ -489,6 +535,8 @@ int main(void)
     test_tokens();
     test_span_compare();
     test_header_get();
+    test_content_length();
+    test_content_length_rejected();
     test_reasons();
     test_write_head();
     test_write_head_overflow();
