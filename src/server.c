@@ -100,8 +100,14 @@ static void count_response(int status)
         stats.http_by_status[status / 100]++;
 }
 
-/* Send a head and a body of body_len bytes (body NULL: none, as for HEAD).
- * Without keep-alive the connection lingers closed after it. */
+/* Set by handle_request() while it answers a HEAD, so that no path that
+ * answers one (a page, a refusal, a failed upgrade) can send it a body. */
+static bool answering_head;
+
+/* Send a head and a body of body_len bytes (body NULL: none). RFC 9110
+ * §9.3.2: the answer to HEAD has the GET's head and never a body; its
+ * Content-Length is the body's all the same. Without keep-alive the
+ * connection lingers closed after it. */
 static void respond(struct conn *c, int status, const char *type, const void *body,
                     size_t body_len, bool keep_alive, const char *extra)
 {
@@ -109,7 +115,7 @@ static void respond(struct conn *c, int status, const char *type, const void *bo
     size_t n = http_write_head(head, sizeof head, status, type, body_len, keep_alive, extra);
     count_response(status);
     conn_send_copy(c, head, n);
-    if (body)
+    if (body && !answering_head)
         conn_send_copy(c, body, body_len);
     if (!keep_alive)
         conn_linger(c);
@@ -117,7 +123,8 @@ static void respond(struct conn *c, int status, const char *type, const void *bo
         c->deadline_ms = c->env->now_ms + server.cfg->header_timeout_ms;
 }
 
-/* An error: a one-line text body that says what was wrong, then close. */
+/* An error: a one-line text body that says what was wrong, then close.
+ * head_only drops the body; a HEAD being answered drops it anyway. */
 static void respond_error(struct conn *c, int status, const char *why, const char *extra,
                           bool head_only)
 {
@@ -345,12 +352,14 @@ static void handle_request(struct conn *c, const struct http_request *req)
     struct request r = { .http = req, .keep_alive = wants_keep_alive(req) };
     bool get = http_span_eq(&req->method, "GET");
     r.head = http_span_eq(&req->method, "HEAD");
+    answering_head = r.head;     /* until this function returns */
     stats.http_requests++;
     struct http_span target = target_path(&req->target);
     int status;
     const char *why = refusal(req, &target, get, r.head, &status);
     if (why) {
         respond_error(c, status, why, status == 405 ? "Allow: GET, HEAD\r\n" : NULL, r.head);
+        answering_head = false;
         return;
     }
     r.path = target.p;
@@ -368,6 +377,7 @@ static void handle_request(struct conn *c, const struct http_request *req)
         route->page(c, &r);
     else
         serve_file(c, &r, route && route->ws);
+    answering_head = false;
 }
 
 static ssize_t server_on_http(struct conn *c, const uint8_t *buf, size_t len)
