@@ -1,17 +1,22 @@
 /* fuzz_json.c -- libFuzzer harness for src/json.c (with src/utf8.c, used
  * only to judge UTF-8 validity).
  *
- * The input is a client message. json_parse_object must answer the same with
- * or without room for members and with blanks around the text, and every
- * member it records must point at well-formed pieces of the input. Each
- * string member must decode with as much room as its raw text, to valid
- * UTF-8 when the raw text was valid UTF-8, and never write past a smaller
- * room. The decoded bytes (and, for every input, the raw input itself) then
- * make a round trip: json_escape, wrap as {"k":"..."}, parse, decode, and
- * the bytes must be back unchanged. A message built with the writer around
- * them must parse back to the same values, and for each cap tried the writer
- * must either fit exactly or report overflow, never writing past cap. A
- * broken invariant calls abort(). */
+ * The input is a client message. It is parsed as the endpoints parse it
+ * (ep_chat.c, ep_sensor.c, cli_connect.c, cli_monitor.c): into a small array
+ * of members, then json_find and json_string_eq over the count returned.
+ * Each array is exactly that many members of heap, so a search past it is an
+ * ASan report (issue 14: 17 members in an array of 16). The count must be
+ * every member or JSON_ERR_TOO_MANY, agreeing with a parse that has room for
+ * all, also with blanks around the text; every member recorded must point at
+ * well-formed pieces of the input. Each string member must decode with as
+ * much room as its raw text, to valid UTF-8 when the raw text was valid
+ * UTF-8, never write past a smaller room, and equal (json_string_eq) its
+ * decoded bytes only when they hold no NUL. The decoded bytes (and, for every
+ * input, the raw input itself) then make a round trip: json_escape, wrap as
+ * {"k":"..."}, parse, decode, and the bytes must be back unchanged. A message
+ * built with the writer around them must parse back to the same values, and
+ * for each cap tried the writer must either fit exactly or report overflow,
+ * never writing past cap. A broken invariant calls abort(). */
 #include "json.h"
 #include "utf8.h"
 
@@ -19,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_MEMBERS 16
 
 static void fail(const char *file, int line, const char *what)
 {
@@ -130,8 +133,10 @@ static void check_hand_made(const char *s, size_t len)
     m.value.len = len;
     ssize_t r = json_string_value(&m, out, len);
     REQUIRE(r == -1 || (len >= 2 && (size_t)r <= len - 2));
+    json_string_eq(&m, "message");      /* no overread either */
     m.type = JSON_NUMBER;
     REQUIRE(json_string_value(&m, out, len) == -1);
+    REQUIRE(!json_string_eq(&m, ""));
     free(out);
 }
 
@@ -167,6 +172,21 @@ static void check_spans(const struct json_member *m, const char *s, size_t len)
     }
 }
 
+/* json_string_eq compares by length: the decoded bytes as a C string match
+ * unless a NUL cuts them short, and one byte less never matches. */
+static void check_string_eq(const struct json_member *m, const char *dec, size_t len)
+{
+    char *z = xmalloc(len + 1);
+    memcpy(z, dec, len);
+    z[len] = '\0';
+    REQUIRE(json_string_eq(m, z) == (memchr(dec, '\0', len) == NULL));
+    if (len > 0) {
+        z[len - 1] = '\0';
+        REQUIRE(!json_string_eq(m, z));
+    }
+    free(z);
+}
+
 /* A string member decodes in as much room as its raw body, never grows,
  * and keeps valid UTF-8 valid; the result goes round. */
 static void check_string_member(const struct json_member *m)
@@ -178,6 +198,7 @@ static void check_string_member(const struct json_member *m)
     if (utf8_valid((const uint8_t *)m->value.p + 1, raw))
         REQUIRE(utf8_valid((const uint8_t *)dec, (size_t)d));
     check_decode_caps(m, dec, (size_t)d);
+    check_string_eq(m, dec, (size_t)d);
     round_trip(dec, (size_t)d);
     free(dec);
 }
@@ -197,10 +218,12 @@ static void check_member(const struct json_member *m, const struct json_member *
         for (const struct json_member *e = all; e < f; e++)
             REQUIRE(e->key.len != m->key.len || memcmp(e->key.p, key, e->key.len) != 0);
     }
-    if (m->type == JSON_STRING)
+    if (m->type == JSON_STRING) {
         check_string_member(m);
-    else
+    } else {
         REQUIRE(json_string_value(m, key, sizeof key) == -1);
+        REQUIRE(!json_string_eq(m, ""));
+    }
 }
 
 /* --- the writer ------------------------------------------------------------- */
@@ -278,22 +301,69 @@ static void check_writer(const struct values *v)
 
 /* --- the whole input ------------------------------------------------------ */
 
+/* Parse with room for every member any text of len bytes can hold ({"":0}
+ * is 6 bytes, each further member 5), so the answer is never "too many". */
+static int parse_all(const char *s, size_t len, struct json_member **all)
+{
+    int room = (int)(len / 5) + 1;
+    *all = xmalloc(sizeof **all * (size_t)room);
+    int n = json_parse_object(s, len, *all, room);
+    REQUIRE(n == JSON_ERR_SYNTAX || (n >= 0 && n < room));
+    return n;
+}
+
+static bool same_member(const struct json_member *a, const struct json_member *b)
+{
+    return a->key.p == b->key.p && a->key.len == b->key.len && a->type == b->type
+        && a->value.p == b->value.p && a->value.len == b->value.len;
+}
+
+/* The endpoints' way: an array of max members, exactly that much heap, and
+ * every search over the count returned. Every member or none: a text of
+ * more than max gives JSON_ERR_TOO_MANY, and a found key is the first of
+ * its name in the whole object, never one of a partial list. */
+static void check_like_endpoints(const char *s, size_t len, const struct json_member *all,
+                                 int total)
+{
+    static const int caps[] = { 0, 1, 2, 8, 16, 24 };
+    static const char *const keys[] = { "type", "message", "sender", "username", "action",
+                                        "command", "server", "message_count", "k" };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        int max = caps[i];
+        struct json_member *m = xmalloc(sizeof *m * (size_t)max);
+        int n = json_parse_object(s, len, m, max);
+        REQUIRE(n == (total > max ? JSON_ERR_TOO_MANY : total));
+        for (int j = 0; j < n; j++)
+            REQUIRE(same_member(&m[j], &all[j]));
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            const struct json_member *f = json_find(m, n, keys[k]);
+            const struct json_member *want = json_find(all, total, keys[k]);
+            REQUIRE(f == NULL ? n < 0 || want == NULL : f - m == want - all);
+            json_string_eq(f, "message");            /* reads f's value: in bounds */
+        }
+        free(m);
+    }
+}
+
 /* Blanks (§2) around the text change nothing; an object text cut before its
  * closing brace is never valid. */
 static void check_context(const char *s, size_t len, int n)
 {
+    struct json_member *m;
     char *padded = xmalloc(len + 6);
     memcpy(padded, " \t\n", 3);
     memcpy(padded + 3, s, len);
     memcpy(padded + 3 + len, "\r\n ", 3);
-    REQUIRE(json_parse_object(padded, len + 6, NULL, 0) == n);
+    REQUIRE(parse_all(padded, len + 6, &m) == n);
+    free(m);
     free(padded);
     if (n >= 0) {
         const char *brace = s + len;
         while (brace > s && brace[-1] != '}')
             brace--;
         REQUIRE(brace > s);
-        REQUIRE(json_parse_object(s, (size_t)(brace - s) - 1, NULL, 0) == -1);
+        REQUIRE(parse_all(s, (size_t)(brace - s) - 1, &m) == JSON_ERR_SYNTAX);
+        free(m);
     }
 }
 
@@ -319,25 +389,21 @@ static struct values values_from(const uint8_t *data, size_t size, const char *s
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
-    struct json_member m[MAX_MEMBERS];
+    struct json_member *all;
 
-    int n = json_parse_object(s, size, m, MAX_MEMBERS);
-    REQUIRE(n >= -1);
-    REQUIRE(json_parse_object(s, size, NULL, 0) == n);
-    REQUIRE(json_parse_object(s, size, m, 1) == n);
+    int n = parse_all(s, size, &all);
     check_context(s, size, n);
-    n = json_parse_object(s, size, m, MAX_MEMBERS);
-    int kept = n < MAX_MEMBERS ? n : MAX_MEMBERS;
-    for (int i = 0; i < kept; i++)
-        check_member(&m[i], m, kept, s, size);
+    check_like_endpoints(s, size, all, n);
+    for (int i = 0; i < n; i++)
+        check_member(&all[i], all, n, s, size);
 
-    REQUIRE(json_find(m, kept, "\x01") == NULL);    /* a raw key never holds it */
+    REQUIRE(json_find(all, n, "\x01") == NULL);    /* a raw key never holds it */
     round_trip(s, size);                 /* any bytes at all go round */
     check_hand_made(s, size);
     const struct json_member *str = NULL;
-    for (int i = 0; i < kept && !str; i++)
-        if (m[i].type == JSON_STRING)
-            str = &m[i];
+    for (int i = 0; i < n && !str; i++)
+        if (all[i].type == JSON_STRING)
+            str = &all[i];
     if (str) {
         char *dec = xmalloc(str->value.len);
         ssize_t d = json_string_value(str, dec, str->value.len);
@@ -348,5 +414,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct values v = values_from(data, size, s, size);
         check_writer(&v);
     }
+    free(all);
     return 0;
 }
