@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "ws.h"
@@ -40,9 +41,10 @@ static void say(const char *fmt, va_list ap)
         fprintf(stderr, "wspulse bench: (more problems are counted, not shown)\n");
     if (shown >= ERRORS_SHOWN)
         return;
-    char line[512];
+    char line[512], visible[2 * sizeof line];
     vsnprintf(line, sizeof line, fmt, ap);
-    fprintf(stderr, "wspulse bench: %s\n", line);
+    wsclient_visible(line, strlen(line), visible, sizeof visible);  /* a server's words */
+    fprintf(stderr, "wspulse bench: %s\n", visible);
 }
 
 static void say_f(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -86,25 +86,11 @@ static void show(const char *s)
     show_raw(s, strlen(s));
 }
 
-/* Append valid UTF-8 for a terminal: C0 controls and DEL in caret notation
- * (ESC is ^[, a newline ^J), tab as a space, and the C1 controls
- * U+0080..U+009F, which some terminals obey like ESC [, as U+FFFD. */
+/* Append what a server sent, every control made visible (wsclient.h). */
 static void show_safe(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len && screen.len + 4 < sizeof screen.buf; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\t') {
-            screen.buf[screen.len++] = ' ';
-        } else if (ch < 0x20 || ch == 0x7f) {
-            screen.buf[screen.len++] = '^';
-            screen.buf[screen.len++] = (char)(ch ^ 0x40);
-        } else if (ch == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0) {
-            show_raw("\xef\xbf\xbd", 3);
-            i++;
-        } else {
-            screen.buf[screen.len++] = (char)ch;
-        }
-    }
+    screen.len += wsclient_visible(s, len, screen.buf + screen.len,
+                                   sizeof screen.buf - screen.len);
 }
 
 /* A line of our own: "*** HH:MM:SS ". */
@@ -200,10 +186,20 @@ static void on_close(struct conn *c)
     announce_retry("connection lost", why);
 }
 
+/* A 4xx is the address or the request being wrong: retrying cannot help. */
 static void on_fail(struct conn *c, const char *why)
 {
-    (void)c;
     session.client = NULL;
+    if (!session.quitting && wsclient_refused_for_good(c)) {
+        begin_notice();
+        show("cannot connect (");
+        show_safe(why, strlen(why));
+        show("); not retrying: is the URL right?");
+        end_line();
+        session.exit_status = 1;
+        session.quitting = true;
+        update_input_watch();
+    }
     if (session.quitting) {
         reactor_stop(&session.reactor);
         return;
@@ -690,8 +686,9 @@ static int setup(void)
 
 static void usage(const struct config_option *opts)
 {
-    printf("usage: wspulse connect [URL] [--name N]\n\n"
-           "Chat in the /chat room of a wspulse server (default URL %s).\n"
+    printf("usage: wspulse connect [URL | --host ADDR --port N] [--name N]\n\n"
+           "Chat in the /chat room of a wspulse server (default URL %s;\n"
+           "a URL without a path means /chat).\n"
            "Without --name, asks for a username. Reconnects by itself, with backoff.\n\n",
            CONNECT_DEFAULT_URL);
     config_print_options(stdout, opts);
@@ -700,15 +697,21 @@ static void usage(const struct config_option *opts)
         if (commands[i].help)
             printf("  %s\n", commands[i].help);
     printf("\nExit status: 0 after /quit, /exit, end of input or Ctrl+C; 1 if no\n"
-           "username was given; 2 for a bad option or URL.\n");
+           "username was given or the server refused with a 4xx status (such as 404:\n"
+           "no chat there); 2 for a bad option or URL. Refused connections and 5xx\n"
+           "answers are retried.\n");
 }
 
 /* Returns 0 to go on, or the exit status. */
 static int parse_args(int argc, char **argv)
 {
-    const char *name = NULL;
+    const char *name = NULL, *host = NULL;
+    uint64_t port = 0;
     const struct config_option opts[] = {
         { "name", "N", CONFIG_STRING, &name, 0, 0, "username in the room (else asked for)" },
+        { "host", "ADDR", CONFIG_STRING, &host, 0, 0,
+          "server address instead of a URL (default " WSCLIENT_DEFAULT_HOST ")" },
+        { "port", "N", CONFIG_UINT, &port, 1, 65535, "server port instead of a URL (default 8970)" },
         { 0 },
     };
     char *positional[1] = { NULL };
@@ -719,10 +722,15 @@ static int parse_args(int argc, char **argv)
     }
     if (n < 0)
         return 2;
+    if (n > 0 && (host || port)) {
+        config_error("connect", host ? "host" : "port", "give a URL or --host/--port, not both");
+        return 2;
+    }
     const char *why;
-    const char *url = n > 0 ? positional[0] : CONNECT_DEFAULT_URL;
-    if (ws_url_parse(url, &session.url, &why) < 0) {
-        fprintf(stderr, "wspulse connect: bad URL '%s': %s (see --help)\n", url, why);
+    if (ws_url_from_args(&session.url, n > 0 ? positional[0] : NULL, host, (uint16_t)port,
+                         "/chat", &why) < 0) {
+        fprintf(stderr, "wspulse connect: bad URL '%s': %s (see --help)\n",
+                n > 0 ? positional[0] : host, why);
         return 2;
     }
     ws_url_format(&session.url, session.url_text, sizeof session.url_text);

@@ -33,6 +33,7 @@
 #define MONITOR_RETRY_CAP_MS 1000
 #define MAX_MEMBERS         16
 #define LATENCY_BUCKETS     10000        /* 1 ms each; slower ones share the last */
+#define STAMP_MAX_MS        (1ll << 53)
 
 static struct {
     struct ws_url url;
@@ -44,6 +45,7 @@ static struct {
     struct reactor_timer sweep;
     struct wsclient *client;     /* NULL between connections */
     bool open, finishing;
+    char refused[256];           /* a 4xx answer that ended the run; "": none */
     struct wsclient_retry retry;
     uint64_t start_ms, end_ms;   /* monotonic */
     /* The stream as last seen. */
@@ -80,13 +82,10 @@ static void event(const char *fmt, ...)
     fflush(stdout);
 }
 
-/* Text from the network may hold anything: keep printable ASCII only. */
+/* Text from the network may hold anything: show its controls, obey none. */
 static void printable(const char *s, char *out, size_t cap)
 {
-    size_t n = 0;
-    for (; *s && n + 1 < cap; s++)
-        out[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
-    out[n] = '\0';
+    wsclient_visible(s, strlen(s), out, cap);
 }
 
 /* --- connecting and reconnecting ------------------------------------------ */
@@ -100,6 +99,7 @@ static void announce_retry(const char *what, const char *why)
 }
 
 static const struct wsclient_handler handler;
+static void finish(void);
 
 static void start_connecting(void)
 {
@@ -142,15 +142,21 @@ static void on_close(struct conn *c)
     announce_retry("connection lost", why);
 }
 
+/* A 4xx is the URL or the request being wrong: retrying cannot help. */
 static void on_fail(struct conn *c, const char *why)
 {
-    (void)c;
     mon.client = NULL;
     if (mon.finishing) {
         reactor_stop(&mon.reactor);
         return;
     }
     mon.failed++;
+    if (wsclient_refused_for_good(c)) {
+        printable(why, mon.refused, sizeof mon.refused);
+        fprintf(stderr, "wspulse monitor: %s: %s\n", mon.url_text, mon.refused);
+        finish();
+        return;
+    }
     announce_retry("cannot connect", why);
 }
 
@@ -168,7 +174,10 @@ static long missed_by_time(uint64_t gap_ms)
 {
     if (mon.tick_ms <= 0)
         return -1;
-    long n = (long)((double)gap_ms / mon.tick_ms + 0.5) - 1;
+    double ticks = (double)gap_ms / mon.tick_ms + 0.5;
+    if (ticks > 1e15)            /* nonsense stamps: no overflowing cast */
+        ticks = 1e15;
+    long n = (long)ticks - 1;
     return n < 0 ? 0 : n;
 }
 
@@ -254,8 +263,11 @@ static void on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, siz
     int n = opcode == WS_OP_TEXT ? json_parse_object((const char *)data, len, m, MAX_MEMBERS)
                                  : -1;
     int64_t count, stamp_ms;
+    /* A stamp outside 0..2^53 (what JavaScript's numbers hold exactly) is
+     * not a time, and would overflow the latency and tick arithmetic. */
     if (n < 0 || !number_member(m, n, "message_count", &count) || count < 0
-        || !number_member(m, n, "timestamp_ms", &stamp_ms)) {
+        || !number_member(m, n, "timestamp_ms", &stamp_ms) || stamp_ms < 0
+        || stamp_ms > STAMP_MAX_MS) {
         mon.ignored++;           /* not a tick: nothing to measure */
         return;
     }
@@ -314,6 +326,10 @@ static void print_latency(void)
 /* Exit status: 0 if the gaps stayed within --max-gaps and anything arrived. */
 static int verdict(void)
 {
+    if (mon.refused[0]) {
+        printf("  result      FAIL: %s\n", mon.refused);
+        return 1;
+    }
     if (mon.messages == 0) {
         printf("  result      FAIL: no timestamp message arrived\n");
         return 1;
@@ -403,8 +419,9 @@ static int setup(void)
 
 static void usage(const struct config_option *opts)
 {
-    printf("usage: wspulse monitor [URL] [options]\n\n"
-           "Watch a wspulse timestamp stream (default URL %s) and report every\n"
+    printf("usage: wspulse monitor [URL | --host ADDR --port N] [options]\n\n"
+           "Watch a wspulse timestamp stream (default URL %s; a URL without a\n"
+           "path means /ws) and report every\n"
            "gap between messages longer than --gap-ms, with the messages missed.\n"
            "Reconnects by itself, with backoff capped at 1 s so that a gap is measured\n"
            "close to the outage; a gap across a reconnect runs from the\n"
@@ -414,12 +431,16 @@ static void usage(const struct config_option *opts)
            MONITOR_DEFAULT_URL);
     config_print_options(stdout, opts);
     printf("\nExit status: 0 if at most --max-gaps gaps were seen (the default 0 allows\n"
-           "none) and at least one message arrived; 1 otherwise; 2 for a bad option or URL.\n");
+           "none) and at least one message arrived; 1 otherwise, and at once when the\n"
+           "server refuses with a 4xx status (such as 404: no stream there); 2 for a bad\n"
+           "option or URL. Refused connections and 5xx answers are retried.\n");
 }
 
 /* Returns 0 to go on, -1 after --help, or the exit status. */
 static int parse_args(int argc, char **argv)
 {
+    const char *host = NULL;
+    uint64_t port = 0;
     mon.gap_ms = 150;
     const struct config_option opts[] = {
         { "gap-ms", "MS", CONFIG_UINT, &mon.gap_ms, 1, 3600000,
@@ -430,6 +451,9 @@ static int parse_args(int argc, char **argv)
           "exit with status 1 if more gaps than this were seen (default 0)" },
         { "quiet", NULL, CONFIG_FLAG, &mon.quiet, 0, 0,
           "print only the summary" },
+        { "host", "ADDR", CONFIG_STRING, &host, 0, 0,
+          "server address instead of a URL (default " WSCLIENT_DEFAULT_HOST ")" },
+        { "port", "N", CONFIG_UINT, &port, 1, 65535, "server port instead of a URL (default 8970)" },
         { 0 },
     };
     char *positional[1] = { NULL };
@@ -440,10 +464,15 @@ static int parse_args(int argc, char **argv)
     }
     if (n < 0)
         return 2;
+    if (n > 0 && (host || port)) {
+        config_error("monitor", host ? "host" : "port", "give a URL or --host/--port, not both");
+        return 2;
+    }
     const char *why;
-    const char *url = n > 0 ? positional[0] : MONITOR_DEFAULT_URL;
-    if (ws_url_parse(url, &mon.url, &why) < 0) {
-        fprintf(stderr, "wspulse monitor: bad URL '%s': %s (see --help)\n", url, why);
+    if (ws_url_from_args(&mon.url, n > 0 ? positional[0] : NULL, host, (uint16_t)port, "/ws",
+                         &why) < 0) {
+        fprintf(stderr, "wspulse monitor: bad URL '%s': %s (see --help)\n",
+                n > 0 ? positional[0] : host, why);
         return 2;
     }
     ws_url_format(&mon.url, mon.url_text, sizeof mon.url_text);

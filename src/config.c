@@ -187,6 +187,7 @@ static void server_defaults(struct server_config *cfg)
         .host = "127.0.0.1",
         .port = 8970,
         .tick_ms = 100,
+        .ws_root = "chat",
         .max_message = 16u << 20,
         .max_pending = 4u << 20,
         .ping_interval_ms = SEC(30),
@@ -215,6 +216,16 @@ static void server_usage(const struct config_option *opts)
     config_print_options(stdout, opts);
 }
 
+/* The endpoints the original servers served at their root. */
+static bool ws_root_ok(const char *name)
+{
+    static const char *const allowed[] = { "chat", "rpc", "echo", "ticks" };
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (strcmp(name, allowed[i]) == 0)
+            return true;
+    return false;
+}
+
 static int validate(const struct server_config *cfg)
 {
     if (log_level_parse(cfg->log_level) < 0) {
@@ -223,6 +234,10 @@ static int validate(const struct server_config *cfg)
     }
     if (log_format_parse(cfg->log_format) < 0) {
         config_error(NULL, "log-format", "must be text or json");
+        return -1;
+    }
+    if (!ws_root_ok(cfg->ws_root)) {
+        config_error(NULL, "ws-root", "must be chat, rpc, echo or ticks");
         return -1;
     }
     if (!cfg->tls_cert != !cfg->tls_key) {
@@ -242,6 +257,8 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
         { "port", "N", CONFIG_UINT, &cfg->port, 0, 65535, "TCP port (0: any free port)" },
         { "tick-ms", "MS", CONFIG_UINT, &cfg->tick_ms, 1, 3600000,
           "interval of the timestamp stream on /ws" },
+        { "ws-root", "ENDPOINT", CONFIG_STRING, &cfg->ws_root, 0, 0,
+          "where a WebSocket for / goes: chat, rpc, echo or ticks" },
         { "instance", "NAME", CONFIG_STRING, &cfg->instance, 0, 0,
           "add \"server\":NAME to every tick (tell backends apart)" },
         { "www", "DIR", CONFIG_STRING, &cfg->www_dir, 0, 0,

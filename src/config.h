@@ -44,6 +44,7 @@ struct server_config {
     uint64_t port;
     uint64_t tick_ms;
     const char *www_dir;
+    const char *ws_root;         /* the endpoint an upgrade for "/" reaches */
     uint64_t max_message;
     uint64_t max_conns;          /* 0: as many as the open-file limit allows */
     uint64_t max_conns_per_ip;   /* 0: no limit */

@@ -28,7 +28,8 @@ int main(int argc, char **argv)
         return cli_monitor(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc, argv);
-    if (strcmp(cmd, "serve") == 0)
+    /* "start": the word the original servers' instructions use */
+    if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "start") == 0)
         return serve(argc, argv, 2);
     return serve(argc, argv, 1);
 }

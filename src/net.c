@@ -25,13 +25,17 @@ static int resolve(const char *host, uint16_t port, bool passive, struct addrinf
     return getaddrinfo(host, service, &hints, res);
 }
 
-static int listen_on(const struct addrinfo *ai, int backlog)
+/* One listening socket. An IPv6 one sharing the port with IPv4 ones must
+ * leave IPv4 to them (IPV6_V6ONLY), or its bind collides with theirs. */
+static int listen_on(const struct addrinfo *ai, int backlog, bool v6only)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (v6only && ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
         int saved = errno;
         close(fd);
@@ -41,21 +45,77 @@ static int listen_on(const struct addrinfo *ai, int backlog)
     return fd;
 }
 
-int net_listen(const char *host, uint16_t port, int backlog, const char **err)
+/* Port 0 asks for a free port: every address gets the first one's. */
+static void set_port(struct addrinfo *list, uint16_t port)
+{
+    for (; list; list = list->ai_next) {
+        if (list->ai_family == AF_INET)
+            ((struct sockaddr_in *)list->ai_addr)->sin_port = htons(port);
+        else if (list->ai_family == AF_INET6)
+            ((struct sockaddr_in6 *)list->ai_addr)->sin6_port = htons(port);
+    }
+}
+
+/* An address given twice (/etc/hosts may say so) is bound once. */
+static bool listed_before(const struct addrinfo *list, const struct addrinfo *ai)
+{
+    for (; list != ai; list = list->ai_next)
+        if (list->ai_addrlen == ai->ai_addrlen
+            && memcmp(list->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
+            return true;
+    return false;
+}
+
+static bool has_family(const struct addrinfo *list, int family)
+{
+    for (; list; list = list->ai_next)
+        if (list->ai_family == family)
+            return true;
+    return false;
+}
+
+/* Bind each address of res; an address family this machine lacks (no
+ * IPv6) is skipped, any other failure fails the whole. */
+static int listen_all(struct addrinfo *res, int backlog, int *fds, int max)
+{
+    bool v6only = has_family(res, AF_INET) && has_family(res, AF_INET6);
+    int n = 0;
+    errno = EADDRNOTAVAIL;
+    for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
+        if (listed_before(res, ai))
+            continue;
+        int fd = listen_on(ai, backlog, v6only);
+        if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
+            continue;
+        if (fd < 0)
+            goto fail;
+        if (n++ == 0)
+            set_port(res, net_local_port(fd));
+        fds[n - 1] = fd;
+    }
+    if (n > 0)
+        return n;
+fail:;
+    int saved = errno;
+    while (n > 0)
+        close(fds[--n]);
+    errno = saved;
+    return -1;
+}
+
+int net_listen(const char *host, uint16_t port, int backlog, int *fds, int max,
+               const char **err)
 {
     struct addrinfo *res;
     if (resolve(host, port, true, &res) != 0) {
         *err = "cannot resolve host";
         return -1;
     }
-    int fd = -1;
-    errno = EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-        fd = listen_on(ai, backlog);
-    freeaddrinfo(res);
-    if (fd < 0)
+    int n = listen_all(res, backlog, fds, max);
+    if (n < 0)
         *err = errno == EADDRINUSE ? "address already in use" : strerror(errno);
-    return fd;
+    freeaddrinfo(res);
+    return n;
 }
 
 uint16_t net_local_port(int fd)
@@ -89,27 +149,58 @@ static int bind_local(int fd, int family, const char *bind_ip)
     return bind(fd, (struct sockaddr *)&ss, len);
 }
 
-int net_connect(const char *host, uint16_t port, const char *bind_ip, const char **err)
+struct addrinfo *net_resolve(const char *host, uint16_t port, const char **err)
 {
     struct addrinfo *res;
     if (resolve(host, port, false, &res) != 0) {
         *err = "cannot resolve host";
-        return -1;
+        return NULL;
     }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
+    return res;
+}
+
+void net_addrs_free(struct addrinfo *list)
+{
+    if (list)
+        freeaddrinfo(list);
+}
+
+int net_connect_next(const struct addrinfo **next, const char *bind_ip, const char **err)
+{
+    while (*next) {
+        const struct addrinfo *ai = *next;
+        *next = ai->ai_next;
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            *err = strerror(errno);
             continue;
+        }
         if ((bind_ip && bind_local(fd, ai->ai_family, bind_ip) < 0)
             || (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)) {
             *err = strerror(errno);
             close(fd);
-            fd = -1;
+            continue;
         }
+        return fd;
     }
-    freeaddrinfo(res);
-    return fd;
+    return -1;
+}
+
+/* SO_ERROR is 0 both while connecting and once connected: getpeername()
+ * tells the two apart. */
+int net_connect_result(int fd)
+{
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+        return errno;
+    if (error)
+        return error;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
+        return 0;
+    return errno == ENOTCONN ? -1 : errno;
 }
 
 void net_addr_from_sockaddr(struct net_addr *a, const struct sockaddr *sa)

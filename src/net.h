@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct addrinfo;
+
 struct net_addr {                /* an IPv4 or IPv6 peer; v4 is stored mapped */
     uint8_t  ip[16];
     uint16_t port;
@@ -16,18 +18,34 @@ struct net_addr {                /* an IPv4 or IPv6 peer; v4 is stored mapped */
 
 #define NET_ADDR_STRLEN 56       /* "[ffff:...:ffff]:65535" */
 
-/* Listen on host:port (host may be "0.0.0.0", "::", a name or an address;
- * port 0 picks a free one). Non-blocking, close-on-exec, SO_REUSEADDR.
- * Returns the fd, or -1 with *err set to a short description. */
-int net_listen(const char *host, uint16_t port, int backlog, const char **err);
+#define NET_LISTEN_MAX 8         /* addresses one host name may give */
+
+/* Listen on every address host resolves to (host may be "0.0.0.0", "::", a
+ * name or an address; "localhost" may give ::1 and 127.0.0.1), all on one
+ * port (port 0: the free one the kernel picks for the first). Non-blocking,
+ * close-on-exec, SO_REUSEADDR. Stores at most max fds in fds and returns how
+ * many, or -1 with *err set to a short description and nothing left open. */
+int net_listen(const char *host, uint16_t port, int backlog, int *fds, int max,
+               const char **err);
 /* The port a socket is bound to. */
 uint16_t net_local_port(int fd);
 
-/* Begin a non-blocking TCP connect to host:port, optionally from a given
- * local address (NULL: any). Returns the fd (connect in progress or done),
- * or -1 with *err set. Resolves host with getaddrinfo(): call it where
- * blocking briefly is acceptable. */
-int net_connect(const char *host, uint16_t port, const char *bind_ip, const char **err);
+/* The addresses to connect to host:port, in getaddrinfo()'s order (which
+ * follows RFC 6724 and /etc/hosts), or NULL with *err set. Blocks for the
+ * name lookup: call it where that is acceptable. Free with net_addrs_free. */
+struct addrinfo *net_resolve(const char *host, uint16_t port, const char **err);
+void net_addrs_free(struct addrinfo *list);
+
+/* Begin a non-blocking TCP connect to *next, optionally from a given local
+ * address (NULL: any); an address refused at once is skipped for the one
+ * after it. *next is left on the address after the one in progress, for a
+ * retry when that one fails later (net_connect_result). Returns the fd, or -1
+ * when no address is left, with *err set by the last one that failed (left
+ * as it was if there was none to try). */
+int net_connect_next(const struct addrinfo **next, const char *bind_ip, const char **err);
+/* How a non-blocking connect on fd has ended: 0 connected, an errno value
+ * (ECONNREFUSED...) failed, or -1 still in progress (a stale wake-up). */
+int net_connect_result(int fd);
 
 void net_addr_from_sockaddr(struct net_addr *a, const struct sockaddr *sa);
 /* "1.2.3.4:80" or "[::1]:80"; out holds NET_ADDR_STRLEN bytes. */

@@ -36,7 +36,8 @@ static struct {
     const struct server_config *cfg;
     struct reactor reactor;
     struct conn_env env;
-    struct reactor_watch listener;
+    struct reactor_watch listeners[NET_LISTEN_MAX];   /* one per address of --host */
+    int nlisteners;
     struct reactor_timer sweep;
     int spare_fd;                /* given up to answer 503 when out of fds */
     size_t max_conns;            /* WebSocket connections at once */
@@ -90,6 +91,17 @@ static const struct route *find_route(const char *path, size_t len)
         if (strlen(routes[i].path) == len && memcmp(routes[i].path, path, len) == 0)
             return &routes[i];
     return NULL;
+}
+
+/* The original servers answered WebSockets at their root (ws://host:8765):
+ * an upgrade for "/" goes to --ws-root, while a GET of "/" is the hub page. */
+static const struct route *find_upgrade_route(const char *path, size_t len)
+{
+    if (len == 1 && path[0] == '/')
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+            if (routes[i].ws && strcmp(routes[i].path + 1, server.cfg->ws_root) == 0)
+                return &routes[i];
+    return find_route(path, len);
 }
 
 /* --- responses ----------------------------------------------------------- */
@@ -365,7 +377,9 @@ static void handle_request(struct conn *c, const struct http_request *req)
     r.path = target.p;
     const char *query = memchr(r.path, '?', target.len);
     r.path_len = query ? (size_t)(query - r.path) : target.len;
-    const struct route *route = find_route(r.path, r.path_len);
+    const struct route *route = handshake_is_upgrade(req)
+                                    ? find_upgrade_route(r.path, r.path_len)
+                                    : find_route(r.path, r.path_len);
     if (handshake_is_upgrade(req) && route && route->ws)
         upgrade(c, &r, route->ws);
     else if (handshake_is_upgrade(req))
@@ -531,7 +545,8 @@ static void begin_drain(void)
     server.draining = true;
     stats.draining = true;
     server.drain_deadline_ms = server.env.now_ms + server.cfg->drain_timeout_ms;
-    reactor_close(&server.reactor, &server.listener);
+    for (int i = 0; i < server.nlisteners; i++)
+        reactor_close(&server.reactor, &server.listeners[i]);
     log_info("shutting down: closing %zu connection(s)", server.env.count);
     /* HTTP connections stay: a request already on its way gets an answer
      * (/readyz says 503 now) with Connection: close. */
@@ -591,26 +606,51 @@ static size_t raise_fd_limit(void)
     return rl.rlim_cur > FD_RESERVE * 2 ? (size_t)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
 }
 
+/* A name such as "localhost" may stand for ::1 and 127.0.0.1: clients
+ * try them in their own order, so each gets a listener. */
 static int start_listening(const struct server_config *cfg)
 {
     const char *err;
-    int fd = net_listen(cfg->host, (uint16_t)cfg->port, 4096, &err);
-    if (fd < 0) {
+    int fds[NET_LISTEN_MAX];
+    int n = net_listen(cfg->host, (uint16_t)cfg->port, 4096, fds, NET_LISTEN_MAX, &err);
+    if (n < 0) {
         fprintf(stderr, "wspulse: cannot listen on %s port %llu: %s\n", cfg->host,
                 (unsigned long long)cfg->port, err);
         return -1;
     }
-    server.listener = (struct reactor_watch){ &listener_ops, fd, 0 };
-    if (reactor_add(&server.reactor, &server.listener, true, false) < 0) {
-        close(fd);
-        return -1;
+    for (int i = 0; i < n; i++) {
+        server.listeners[i] = (struct reactor_watch){ &listener_ops, fds[i], 0 };
+        if (reactor_add(&server.reactor, &server.listeners[i], true, false) < 0) {
+            while (i < n)
+                close(fds[i++]);
+            return -1;
+        }
+        server.nlisteners = i + 1;
     }
     return 0;
 }
 
+/* The listeners' addresses for the log: "[::1]:8970 127.0.0.1:8970". */
+static void format_listeners(char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < server.nlisteners && len < cap; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof ss;
+        char addr[NET_ADDR_STRLEN] = "?";
+        if (getsockname(server.listeners[i].fd, (struct sockaddr *)&ss, &sslen) == 0) {
+            struct net_addr a;
+            net_addr_from_sockaddr(&a, (struct sockaddr *)&ss);
+            net_addr_format(&a, addr);
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? " " : "", addr);
+    }
+}
+
 static void announce(const struct server_config *cfg, size_t fd_capacity)
 {
-    uint16_t port = net_local_port(server.listener.fd);
+    uint16_t port = net_local_port(server.listeners[0].fd);
     bool v6 = strchr(cfg->host, ':') != NULL;
     const char *shown = strcmp(cfg->host, "0.0.0.0") == 0 || strcmp(cfg->host, "::") == 0
                             ? "127.0.0.1" : cfg->host;
@@ -618,8 +658,10 @@ static void announce(const struct server_config *cfg, size_t fd_capacity)
            cfg->tls_cert ? "https" : "http",
            v6 && shown == cfg->host ? "[" : "", shown, v6 && shown == cfg->host ? "]" : "", port);
     fflush(stdout);
-    log_info("listening on %s port %u; open-file limit allows %zu connections, "
-             "--max-conns %zu", cfg->host, port, fd_capacity, server.max_conns);
+    char addrs[NET_LISTEN_MAX * NET_ADDR_STRLEN];
+    format_listeners(addrs, sizeof addrs);
+    log_info("listening on %s (%s); open-file limit allows %zu connections, "
+             "--max-conns %zu", cfg->host, addrs, fd_capacity, server.max_conns);
 }
 
 static int setup(const struct server_config *cfg)

@@ -1,7 +1,9 @@
-/* wsclient.c -- see wsclient.h. A connect in progress needs no special
- * state: the request is queued at once, the kernel refuses the write with
- * EAGAIN until the TCP handshake completes, conn.c then waits for EPOLLOUT
- * like for any full socket, and a refused connect surfaces as a read error. */
+/* wsclient.c -- see wsclient.h. While TCP connects, the connection's watch
+ * runs wsclient's own callback instead of conn.c's: a connect that fails
+ * later (refused, unreachable) is then a reason to try the next address of
+ * the name, not the end, and the fd is swapped under the same struct, so the
+ * caller's pointer stays good. Once connected, conn.c's callbacks come back,
+ * the request goes out, and the rest is an ordinary connection. */
 #include "wsclient.h"
 
 #include <signal.h>
@@ -81,9 +83,30 @@ int ws_url_parse(const char *text, struct ws_url *url, const char **why)
         *why = "path too long";
         return -1;
     }
+    url->path_given = plen > 0;
     if (*s != '/')
         url->path[0] = '/';
     memcpy(url->path + (*s != '/'), s, plen);
+    return 0;
+}
+
+int ws_url_from_args(struct ws_url *url, const char *text, const char *host, uint16_t port,
+                     const char *default_path, const char **why)
+{
+    if (text && ws_url_parse(text, url, why) < 0)
+        return -1;
+    if (!text) {
+        memset(url, 0, sizeof *url);
+        host = host ? host : WSCLIENT_DEFAULT_HOST;
+        if (strlen(host) >= sizeof url->host) {
+            *why = "overlong host";
+            return -1;
+        }
+        memcpy(url->host, host, strlen(host) + 1);
+        url->port = port ? port : WSCLIENT_DEFAULT_PORT;
+    }
+    if (!url->path_given)
+        snprintf(url->path, sizeof url->path, "%s", default_path);
     return 0;
 }
 
@@ -112,23 +135,55 @@ static ssize_t client_on_http(struct conn *c, const uint8_t *buf, size_t len)
 {
     struct wsclient *wc = client_of(c);
     const char *why;
-    char status[96];
+    char status[96], shown[2 * sizeof status];
     long used = handshake_client_response((const char *)buf, len, wc->key, &why, status,
                                           sizeof status);
     if (used == 0)
         return 0;
     if (used < 0) {
         int code = status_code(status);
-        if (code && code != 101)         /* §4.1: the server's own answer says most */
-            snprintf(wc->why, sizeof wc->why, "server answered %s", status);
-        else
-            snprintf(wc->why, sizeof wc->why, "%s (%s)", why,
-                     status[0] ? status : "no status line");
+        wsclient_visible(status, strlen(status), shown, sizeof shown);
+        if (code && code != 101) {       /* §4.1: the server's own answer says most */
+            wc->status = code;
+            snprintf(wc->why, sizeof wc->why, "server answered %.140s", shown);
+        } else {
+            snprintf(wc->why, sizeof wc->why, "%s (%.100s)", why,
+                     status[0] ? shown : "no status line");
+        }
         conn_abort(c, wc->why);
         return -1;
     }
     ws_open(c, &wc->handler->ep);
     return used;
+}
+
+bool wsclient_refused_for_good(const struct conn *c)
+{
+    int code = ((const struct wsclient *)c)->status;
+    return code >= 400 && code < 500 && code != 408 && code != 429;
+}
+
+size_t wsclient_visible(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 4 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\t') {
+            out[n++] = ' ';
+        } else if (ch < 0x20 || ch == 0x7f) {
+            out[n++] = '^';
+            out[n++] = (char)(ch ^ 0x40);
+        } else if (ch == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0) {
+            memcpy(out + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    if (cap > 0)
+        out[n] = '\0';
+    return n;
 }
 
 static void client_on_tick(struct conn *c)
@@ -144,8 +199,10 @@ static void client_on_tick(struct conn *c)
 static void client_on_closed(struct conn *c)
 {
     struct wsclient *wc = client_of(c);
+    net_addrs_free(wc->addrs);
+    wc->addrs = NULL;
     if (!c->ep) {
-        if (wc->handler->on_fail)
+        if (wc->handler && wc->handler->on_fail)
             wc->handler->on_fail(c, c->end_reason ? c->end_reason : "connection failed");
         return;
     }
@@ -161,11 +218,8 @@ static void client_on_peer_close(struct conn *c, uint16_t code, const uint8_t *r
 {
     struct wsclient *wc = client_of(c);
     (void)code;                  /* ws.c keeps it in c->close_code */
-    wc->peer_closed = true;
-    size_t n = len < sizeof wc->why - 1 ? len : sizeof wc->why - 1;
-    for (size_t i = 0; i < n; i++)   /* it will be printed: no terminal controls */
-        wc->why[i] = reason[i] < 0x20 || reason[i] == 0x7f ? '?' : (char)reason[i];
-    wc->why[n] = '\0';
+    wc->peer_closed = true;      /* it will be printed: no terminal controls */
+    wsclient_visible((const char *)reason, len, wc->why, sizeof wc->why);
 }
 
 static const struct conn_hooks client_hooks = {
@@ -176,6 +230,68 @@ static const struct conn_hooks client_hooks = {
     .on_closed = client_on_closed,
 };
 
+/* --- the TCP connect, address after address (RFC 8305, simply) ---------------- */
+
+static void client_on_connecting(struct reactor_watch *w);
+static const struct reactor_ops connecting_ops = { client_on_connecting, client_on_connecting };
+
+/* Start the next address under the same struct; false if none is left. */
+static bool try_next_address(struct wsclient *wc, const char **why)
+{
+    struct conn *c = &wc->conn;
+    struct reactor *r = c->env->reactor;
+    reactor_close(r, &c->watch);
+    int fd = net_connect_next(&wc->next_addr, wc->bind_ip[0] ? wc->bind_ip : NULL, why);
+    if (fd < 0)
+        return false;
+    c->watch.fd = fd;
+    if (reactor_add(r, &c->watch, false, true) == 0)
+        return true;
+    reactor_close(r, &c->watch);
+    *why = "cannot watch the socket";
+    return false;
+}
+
+/* Connected: conn.c takes over the socket, and the request goes out. */
+static void client_connected(struct wsclient *wc)
+{
+    struct conn *c = &wc->conn;
+    net_addrs_free(wc->addrs);
+    wc->addrs = NULL;
+    wc->next_addr = NULL;
+    c->watch.ops = wc->conn_ops;
+    if (reactor_modify(c->env->reactor, &c->watch, true, false) < 0) {
+        conn_abort(c, "cannot watch the socket");
+        return;
+    }
+    net_set_nodelay(c->watch.fd);
+    char request[4096];
+    size_t n = handshake_client_request(request, sizeof request, wc->url->host, wc->url->port,
+                                        wc->url->path, wc->key, wc->extra_headers);
+    if (n == 0) {
+        conn_abort(c, "request too long");
+        return;
+    }
+    conn_send_copy(c, request, n);
+    conn_flush(c);
+}
+
+/* The connect has an outcome (or a wake-up meant for the fd before). */
+static void client_on_connecting(struct reactor_watch *w)
+{
+    struct wsclient *wc = (struct wsclient *)w;   /* the watch is first in both */
+    int result = net_connect_result(w->fd);
+    if (result < 0)
+        return;
+    if (result == 0) {
+        client_connected(wc);
+        return;
+    }
+    const char *why = strerror(result);
+    if (!try_next_address(wc, &why))
+        conn_abort(&wc->conn, why);
+}
+
 struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url, size_t size,
                                   const struct wsclient_handler *handler, const char *bind_ip,
                                   const char *extra_headers, const char **err)
@@ -184,28 +300,35 @@ struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url
         *err = "wss:// needs a build with TLS=1";
         return NULL;
     }
-    int fd = net_connect(url->host, url->port, bind_ip, err);
-    if (fd < 0)
+    if (bind_ip && strlen(bind_ip) >= sizeof ((struct wsclient *)0)->bind_ip) {
+        *err = "bad local address";
         return NULL;
-    net_set_nodelay(fd);
-    struct conn *c = conn_new(env, fd, size, CONN_CLIENT, &client_hooks, NULL);
+    }
+    struct addrinfo *addrs = net_resolve(url->host, url->port, err);
+    const struct addrinfo *next = addrs;
+    int fd = addrs ? net_connect_next(&next, bind_ip, err) : -1;
+    struct conn *c = fd < 0 ? NULL : conn_new(env, fd, size, CONN_CLIENT, &client_hooks, NULL);
     if (!c) {
-        *err = "cannot watch the socket";
+        if (fd >= 0)
+            *err = "cannot watch the socket";
+        net_addrs_free(addrs);
         return NULL;
     }
     struct wsclient *wc = client_of(c);
-    wc->handler = handler;
+    wc->conn_ops = c->watch.ops;
+    wc->addrs = addrs;
+    wc->next_addr = next;
+    wc->url = url;
+    wc->extra_headers = extra_headers;
+    snprintf(wc->bind_ip, sizeof wc->bind_ip, "%s", bind_ip ? bind_ip : "");
     handshake_client_key(wc->key);
-    char request[4096];
-    size_t n = handshake_client_request(request, sizeof request, url->host, url->port,
-                                        url->path, wc->key, extra_headers);
-    if (n == 0) {
-        conn_abort(c, "request too long");
-        *err = "request too long";
+    c->watch.ops = &connecting_ops;
+    if (reactor_modify(env->reactor, &c->watch, false, true) < 0) {
+        conn_abort(c, "cannot watch the socket");     /* no handler: no on_fail */
+        *err = "cannot watch the socket";
         return NULL;
     }
-    conn_send_copy(c, request, n);
-    conn_flush(c);
+    wc->handler = handler;
     if (env->header_timeout_ms)
         c->deadline_ms = env->now_ms + env->header_timeout_ms;
     return wc;

@@ -18,12 +18,22 @@ struct ws_url {
     char     host[256];          /* without brackets for IPv6 */
     uint16_t port;
     char     path[2048];         /* path and query, at least "/" */
+    bool     path_given;         /* the text had a path or a query, even "/" */
 };
 
 /* Parse "ws://host[:port][/path][?query]" (or wss://; "http(s)://" is
  * taken as ws(s)://). A URL without a scheme is taken as ws://. Returns 0, or
  * -1 with *why set. */
 int ws_url_parse(const char *text, struct ws_url *url, const char **why);
+#define WSCLIENT_DEFAULT_HOST "127.0.0.1"
+#define WSCLIENT_DEFAULT_PORT 8970
+
+/* The server a client's command line names: the URL text if given (NULL:
+ * none), else ws://host:port (NULL or 0: the defaults above). A URL without
+ * a path gets default_path ("/chat"), as ws://host:port does. Returns 0, or
+ * -1 with *why set. */
+int ws_url_from_args(struct ws_url *url, const char *text, const char *host, uint16_t port,
+                     const char *default_path, const char **why);
 /* "ws://host:port/path" back as text (cap >= 2400 is always enough). */
 void ws_url_format(const struct ws_url *url, char *out, size_t cap);
 
@@ -40,19 +50,43 @@ struct wsclient_handler {
 struct wsclient {                /* embed first in a bigger struct if needed */
     struct conn conn;
     const struct wsclient_handler *handler;
+    int status;                  /* the HTTP status of a refused upgrade; 0: none */
     char key[HANDSHAKE_KEY_LEN + 1];
     char why[160];               /* a handshake failure, or the server's Close */
     bool peer_closed;            /* the server sent Close first */
+    /* While TCP connects (wsclient.c): the addresses left to try. */
+    const struct reactor_ops *conn_ops;   /* conn.c's, put back once connected */
+    struct addrinfo *addrs;               /* NULL once connected */
+    const struct addrinfo *next_addr;
+    const struct ws_url *url;
+    const char *extra_headers;
+    char bind_ip[48];                     /* "" for any */
 };
 
-/* Start connecting to url; size >= sizeof(struct wsclient). bind_ip (or
+/* Start connecting to url; size >= sizeof(struct wsclient). Every address
+ * the host name resolves to is tried in turn until one accepts (localhost
+ * may be ::1 first while the server listens on 127.0.0.1 only). bind_ip (or
  * NULL) picks the local address. extra_headers (or NULL) go into the
- * request, each line ending in \r\n. The handshake must finish within
+ * request, each line ending in \r\n. url and extra_headers must stay valid
+ * until the connection opens or fails. The handshake must finish within
  * env->header_timeout_ms. Returns the connection, or NULL with *err set
  * (on_fail is not called then). */
 struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url, size_t size,
                                   const struct wsclient_handler *handler, const char *bind_ip,
                                   const char *extra_headers, const char **err);
+
+/* True when a connection failed with an HTTP answer that retrying will not
+ * change (a 4xx such as 404 or 403): the address or the request is wrong.
+ * Refused connections and 5xx (a server restarting) are worth retrying, and
+ * so are 408 and 429, which say "later". */
+bool wsclient_refused_for_good(const struct conn *c);
+
+/* Copy len bytes of text from a server into out (cap bytes, NUL-terminated)
+ * so that a terminal shows them and obeys none: C0 controls and DEL in caret
+ * notation (ESC is ^[, a newline ^J), tab as a space, the C1 controls
+ * U+0080..U+009F as U+FFFD. At most twice the input is needed; what does not
+ * fit is cut. Returns the bytes written, without the NUL. */
+size_t wsclient_visible(const char *s, size_t len, char *out, size_t cap);
 
 /* Why a client connection ended, in words for people: "the server closed
  * it: 1001 going away", or the local reason ("Connection reset by peer",

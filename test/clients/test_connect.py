@@ -106,12 +106,12 @@ class ConnectTest(unittest.TestCase):
 
     @timeout(30)
     def test_a_path_that_is_not_a_websocket_shows_the_status_line(self):
+        # A 4xx is a wrong URL, not an outage: no retrying, exit status 1.
         server = self.start_server("connect-404")
         alice = self.pane("404", server.url("/no-such-endpoint"), "--name", "alice")
         alice.wait_for(r"cannot connect \(server answered HTTP/1\.1 404 Not Found\); "
-                       r"reconnecting in \d+\.\d s\.\.\.")
-        alice.type("/quit")
-        self.assertEqual(alice.exit_status(), 0)
+                       r"not retrying")
+        self.assertEqual(alice.exit_status(), 1)
 
     @timeout(40)
     def test_server_restart_reconnects_and_chat_works_again(self):

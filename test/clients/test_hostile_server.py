@@ -1,0 +1,130 @@
+"""The clients against a hostile server: a tiny one in Python, on raw
+sockets, that answers the handshake with terminal controls in its status
+line, or sends ticks whose timestamp_ms no clock can hold. Every client must
+show a server's bytes with their controls made visible (ESC as ^[, BEL as
+^G), never raw, and must survive any number in a tick (no signed overflow:
+the sanitizer build would stop there, without a summary)."""
+import base64
+import hashlib
+import json
+import re
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+import unittest
+
+from wspulse_test import BINARY, timeout
+from terminal import SANITIZER_MARKS
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+EVIL_STATUS = b"HTTP/1.1 404 \x1b]0;owned\x07\x1b[2JNot Here"
+INT64_MIN = -9223372036854775808
+INT64_MAX = 9223372036854775807
+
+
+def server_frame(text):
+    data = text.encode()
+    assert len(data) < 126
+    return bytes([0x81, len(data)]) + data
+
+
+class Hostile(socketserver.BaseRequestHandler):
+    """Reads one request head; answers as self.server.mode says."""
+
+    def handle(self):
+        sock = self.request
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        if self.server.mode == "evil-status":
+            sock.sendall(EVIL_STATUS + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        key = re.search(rb"(?i)sec-websocket-key: *(\S+)", head).group(1)
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        now = int(time.time() * 1000)
+        for count, stamp in ((1, now), (2, INT64_MIN), (3, INT64_MAX), (4, INT64_MIN),
+                             (5, -1)):
+            sock.sendall(server_frame(json.dumps({"message_count": count,
+                                                  "timestamp_ms": stamp})))
+        while sock.recv(4096):   # until the client goes
+            pass
+
+
+class HostileServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, mode):
+        super().__init__(("127.0.0.1", 0), Hostile)
+        self.mode = mode
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+
+
+def run(*args, timeout_s=20):
+    r = subprocess.run([BINARY, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout_s)
+    for mark in SANITIZER_MARKS:
+        assert mark.encode() not in r.stderr, r.stderr.decode(errors="replace")
+    return r.returncode, r.stdout, r.stderr
+
+
+class HostileServerTest(unittest.TestCase):
+    def serve(self, mode):
+        srv = HostileServer(mode)
+        self.addCleanup(srv.close)
+        return srv
+
+    def assert_shown_not_obeyed(self, text):
+        self.assertNotIn(b"\x1b", text)
+        self.assertNotIn(b"\x07", text)
+        self.assertIn(b"^[]0;owned^G^[[2JNot Here", text)
+
+    @timeout(30)
+    def test_bench_makes_a_status_line_visible(self):
+        srv = self.serve("evil-status")
+        rc, out, err = run("bench", "echo", f"ws://127.0.0.1:{srv.port}/echo", "-c", "1",
+                           "-d", "0.5", "--quiet")
+        self.assertEqual(rc, 1, err)
+        self.assert_shown_not_obeyed(err)
+        self.assertNotIn(b"\x1b", out)
+
+    @timeout(30)
+    def test_monitor_makes_a_status_line_visible(self):
+        srv = self.serve("evil-status")
+        rc, out, err = run("monitor", f"ws://127.0.0.1:{srv.port}/ws", "--duration", "1")
+        self.assertEqual(rc, 1, out + err)
+        self.assert_shown_not_obeyed(out + err)
+
+    @timeout(30)
+    def test_connect_makes_a_status_line_visible(self):
+        srv = self.serve("evil-status")
+        rc, out, err = run("connect", f"ws://127.0.0.1:{srv.port}/chat", "--name", "ann")
+        self.assertEqual(rc, 1, out + err)
+        self.assert_shown_not_obeyed(out + err)
+
+    @timeout(30)
+    def test_monitor_survives_absurd_timestamps(self):
+        srv = self.serve("absurd-ticks")
+        rc, out, err = run("monitor", f"ws://127.0.0.1:{srv.port}/ws", "--duration", "1",
+                           "--gap-ms", "5000")
+        text = out.decode()
+        self.assertIn("summary of", text, err.decode(errors="replace"))
+        self.assertRegex(text, r"messages +1\n")
+        self.assertRegex(text, r"ignored +4 \(not timestamp messages\)")
+        self.assertEqual(rc, 0, text)
+
+
+if __name__ == "__main__":
+    unittest.main()
