@@ -14,11 +14,26 @@ const wsp = (() => {
     const connections = [];
     let serverField = null;
 
-    /* The ws:// or wss:// URL of path on the server the user typed:
-     * host[:port], optionally with a scheme (ws, wss, http, https); blank is
-     * this page's own host. Without a scheme the page's own decides, so a
-     * page loaded over https talks wss. A ?token= in the page's address is
-     * passed on, for servers started with --token. Throws on a bad address. */
+    /* People type a bare host or IP ("type the server's IP address"): it
+     * keeps this page's port, which is the server's, where the browser
+     * would pick 80 and find nothing. host:port is taken as given; a bare
+     * IPv6 address gets its brackets. */
+    function withPagePort(rest) {
+        const slash = rest.indexOf('/');
+        let host = slash < 0 ? rest : rest.slice(0, slash);
+        const tail = slash < 0 ? '' : rest.slice(slash);
+        if (!host.startsWith('[') && host.split(':').length > 2)
+            host = `[${host}]`;
+        const hasPort = /^(\[[^\]]*\]|[^[:]*):\d+$/.test(host);
+        return host + (hasPort || !location.port ? '' : `:${location.port}`) + tail;
+    }
+
+    /* The ws:// or wss:// URL of path on the server the user typed: a host
+     * or IP (on this page's port), host:port, or a URL with a scheme (ws,
+     * wss, http, https) taken as given; blank is this page's own host.
+     * Without a scheme the page's own decides, so a page loaded over https
+     * talks wss. A ?token= in the page's address is passed on, for servers
+     * started with --token. Throws on a bad address. */
     function wsUrl(address, path) {
         let rest = address.trim() || location.host;
         let secure = location.protocol === 'https:';
@@ -26,6 +41,8 @@ const wsp = (() => {
         if (scheme) {
             secure = /^(wss|https)$/i.test(scheme[1]);
             rest = scheme[2];
+        } else {
+            rest = withPagePort(rest);
         }
         const url = new URL((secure ? 'wss://' : 'ws://') + rest.replace(/\/+$/, '') + path);
         const token = new URLSearchParams(location.search).get('token');
