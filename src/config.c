@@ -203,9 +203,9 @@ static void server_defaults(struct server_config *cfg)
 
 static void server_usage(const struct config_option *opts)
 {
-    printf("Usage: wspulse [serve] [options]\n"
-           "       wspulse connect [URL] [--name N]\n"
-           "       wspulse monitor [URL] [options]\n"
+    printf("Usage: wspulse [serve | start] [options]\n"
+           "       wspulse connect [URL | --host ADDR --port N] [--name N]\n"
+           "       wspulse monitor [URL | --host ADDR --port N] [options]\n"
            "       wspulse bench MODE URL [options]\n"
            "       wspulse --help | --version\n\n"
            "A WebSocket server with its own web UI: timestamps (/ws, /ticks), echo\n"
