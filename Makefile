@@ -3,6 +3,7 @@
 #   make               ./wspulse (gcc -O2; warnings are bugs)
 #   make run           build and run the server on the defaults
 #   make test          every test: unit, integration, conformance, clients, browser
+#   make deps          install what the tests need (make test runs it first)
 #   make test SAN=1    the same against an AddressSanitizer + UBSan build
 #   make valgrind      integration tests with the server under valgrind
 #   make static        ./wspulse-static, fully static with musl
@@ -46,7 +47,7 @@ endif
 OBJS := $(SRCS:src/%.c=$(B)/%.o) $(B)/www.o
 WWW  := $(sort $(wildcard www/*))
 
-.PHONY: all run test unit int conformance clients browser valgrind static fuzz bench \
+.PHONY: all run deps test unit int conformance clients browser valgrind static fuzz bench \
         install clean tls-build
 all: $(BIN)
 
@@ -103,7 +104,15 @@ clients: $(BIN)
 browser: $(BIN) tls-build
 	cd test/browser && WSPULSE=$(BIN) WSPULSE_TLS=$(TLS_BIN) node --test .
 
-test: unit int conformance clients browser
+# The test dependencies first (test/deps.sh: Debian packages, as root with
+# apt-get, else it prints the command and stops; npm ci in test/browser), then
+# every suite. A sub-make, so that make -j2 test installs before it builds.
+deps:
+	@sh test/deps.sh
+
+TESTS := unit int conformance clients browser
+test: deps
+	$(MAKE) --no-print-directory $(TESTS)
 
 # valgrind watches the server while the integration tests drive it; time
 # limits stretch tenfold for it (a server under valgrind is that much slower).
