@@ -75,7 +75,7 @@ class RootTest(unittest.TestCase):
                            timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
-        self.assertIn("--ws-root", r.stderr)
+        self.assertIn("--ws-root: must be chat, rpc, echo or ticks", r.stderr)
 
     @timeout(20)
     def test_start_is_serve(self):
