@@ -453,7 +453,8 @@ static int parse_args(int argc, char **argv)
           "print only the summary" },
         { "host", "ADDR", CONFIG_STRING, &host, 0, 0,
           "server address instead of a URL (default " WSCLIENT_DEFAULT_HOST ")" },
-        { "port", "N", CONFIG_UINT, &port, 1, 65535, "server port instead of a URL (default 8970)" },
+        { "port", "N", CONFIG_UINT, &port, 1, 65535,
+          "server port instead of a URL (default 8970)" },
         { 0 },
     };
     char *positional[1] = { NULL };
