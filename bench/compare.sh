@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/compare.sh -- wspulse against its peers (Bun, Node ws, Python websockets,
-# Python aiohttp) under identical load from `wspulse bench`; writes bench/RESULTS.md.
+# bench/compare.sh -- wspulse against its peers (uWebSockets C++, Bun, Node ws,
+# Python websockets, Python aiohttp) under identical load from `wspulse bench`;
+# writes bench/RESULTS.md.
 # Run by `make bench`; see bench/README.md for the workloads and the table.
 #
 # Each server runs alone, pinned to core 0, the load pinned to core 1. Every
@@ -11,7 +12,11 @@
 # A workload that fails is recorded with its reason; the run goes on.
 #
 # Environment (all optional):
-#   BENCH_SERVERS="wspulse bun"      a subset of: wspulse bun node_ws py_websockets py_aiohttp
+#   BENCH_SERVERS="wspulse bun"      a subset of: wspulse uws bun node_ws py_websockets py_aiohttp
+#   UWS_SRC=DIR USOCKETS_SRC=DIR     the sources of uNetworking/uWebSockets and uNetworking/uSockets:
+#                                    with both, the uWebSockets C++ peer (uws) is built into
+#                                    build/peers/ by bench/peers/build_uws.sh and is the anchor
+#                                    of the report; without them it is skipped (and said so)
 #   BENCH_WORKLOADS="echo_small"     a subset of the workload ids below
 #   BENCH_DURATION=5 BENCH_WARMUP=2  seconds measured / warm-up seconds per timed workload
 #   BENCH_RESULTS=bench/RESULTS.md   where the table goes
@@ -30,7 +35,8 @@ NICE=${BENCH_NICE:--20}
 # Server and load each run in a session of their own with a raised priority,
 # so busy jobs of other sessions on a shared machine stay off their cores.
 ISOLATE=("$PY" bench/isolate.py "$NICE")
-read -r -a SERVERS <<<"${BENCH_SERVERS:-wspulse bun node_ws py_websockets py_aiohttp}"
+UWS_BIN=build/peers/uws_server
+read -r -a SERVERS <<<"${BENCH_SERVERS:-wspulse uws bun node_ws py_websockets py_aiohttp}"
 SERVER_CORE=0
 LOAD_CORE=1
 
@@ -40,7 +46,7 @@ mkdir -p "$OUT"
 STARTED=$(date '+%Y-%m-%d %H:%M:%S %Z')
 COMMAND=bench/compare.sh
 [ -n "${MAKELEVEL:-}" ] && COMMAND="make bench"
-for v in BENCH_SERVERS BENCH_WORKLOADS BENCH_DURATION BENCH_WARMUP; do
+for v in BENCH_SERVERS BENCH_WORKLOADS BENCH_DURATION BENCH_WARMUP UWS_SRC USOCKETS_SRC; do
     [ -n "${!v:-}" ] && COMMAND="$v=\"${!v}\" $COMMAND"
 done
 
@@ -77,6 +83,41 @@ say() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 # that ran .ci/run's apt packages. A peer that still cannot run is reported
 # as failed in every row rather than stopping the run.
 declare -A BROKEN=()
+UWS_SKIPPED=
+
+has_server()
+{
+    local s
+    for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done
+    return 1
+}
+
+# The uWebSockets C++ peer is built from sources that are not in this
+# repository. Without them it is left out of a default run (one line says
+# so), or reported as failed when BENCH_SERVERS asked for it by name.
+prepare_uws()
+{
+    has_server uws || return 0
+    if [ -z "${UWS_SRC:-}" ] || [ -z "${USOCKETS_SRC:-}" ]; then
+        local why="uWebSockets C++ skipped: set UWS_SRC and USOCKETS_SRC to the sources of uNetworking/uWebSockets and uNetworking/uSockets (bench/README.md)"
+        if [ -n "${BENCH_SERVERS:-}" ]; then
+            BROKEN[uws]="sources not given (UWS_SRC, USOCKETS_SRC)"
+            say "$why; it is asked for in BENCH_SERVERS, so it is reported as failed"
+        else
+            local keep=() s
+            for s in "${SERVERS[@]}"; do [ "$s" = uws ] || keep+=("$s"); done
+            SERVERS=("${keep[@]}")
+            UWS_SKIPPED="sources not given (UWS_SRC, USOCKETS_SRC)"
+            say "$why"
+        fi
+        return 0
+    fi
+    say "building the uWebSockets C++ peer from $UWS_SRC and $USOCKETS_SRC"
+    if ! bench/peers/build_uws.sh "$UWS_SRC" "$USOCKETS_SRC" "$UWS_BIN" >"$OUT/uws-build.log" 2>&1; then
+        BROKEN[uws]="build failed (see $OUT/uws-build.log)"
+        say "uws: ${BROKEN[uws]}"
+    fi
+}
 
 prepare()
 {
@@ -85,6 +126,21 @@ prepare()
         say "this wspulse has no 'bench' subcommand: nothing to load the servers with"
         exit 1
     fi
+    # The npm peers only when one of them is in the run.
+    if has_server bun || has_server node_ws; then
+        prepare_npm
+    fi
+    command -v node >/dev/null || BROKEN[node_ws]="node is not installed"
+    [ -d "$PEERS/node_modules/ws" ] || BROKEN[node_ws]="npm package ws is not installed"
+    $PY -c 'import websockets' 2>/dev/null || BROKEN[py_websockets]="python3-websockets missing"
+    $PY -c 'import aiohttp' 2>/dev/null || BROKEN[py_aiohttp]="python3-aiohttp missing"
+    prepare_uws
+    # The soft limit follows the hard one (20,000 here) for every child.
+    ulimit -n "$(ulimit -Hn)"
+}
+
+prepare_npm()
+{
     if ! "$BUN" --version >/dev/null 2>&1 || [ ! -d "$PEERS/node_modules/ws" ]; then
         say "installing the npm peers (bun, ws) in $PEERS"
         (cd "$PEERS" && npm ci --no-audit --no-fund --loglevel=error) \
@@ -100,12 +156,6 @@ prepare()
         [ -x "$PEERS/node_modules/@oven/$pkg/bin/bun" ] && BUN=$PEERS/node_modules/@oven/$pkg/bin/bun
     fi
     "$BUN" --version >/dev/null 2>&1 || BROKEN[bun]="bun does not run (see $OUT/npm-ci.log)"
-    command -v node >/dev/null || BROKEN[node_ws]="node is not installed"
-    [ -d "$PEERS/node_modules/ws" ] || BROKEN[node_ws]="npm package ws is not installed"
-    $PY -c 'import websockets' 2>/dev/null || BROKEN[py_websockets]="python3-websockets missing"
-    $PY -c 'import aiohttp' 2>/dev/null || BROKEN[py_aiohttp]="python3-aiohttp missing"
-    # The soft limit follows the hard one (20,000 here) for every child.
-    ulimit -n "$(ulimit -Hn)"
 }
 
 # The command line of server $1 on port $2.
@@ -113,6 +163,7 @@ server_cmd()
 {
     case $1 in
     wspulse)       echo "$WSPULSE --port $2 --log-level warn" ;;
+    uws)           echo "$UWS_BIN $2" ;;
     bun)           echo "$BUN $PEERS/bun_server.js $2" ;;
     node_ws)       echo "node $PEERS/node_ws_server.mjs $2" ;;
     py_websockets) echo "$PY $PEERS/py_websockets_server.py $2" ;;
@@ -124,11 +175,17 @@ versions()
 {
     {
         echo "wspulse=$("$WSPULSE" --version 2>&1 | head -1)"
-        echo "bun=$("$BUN" --version 2>&1 | head -1)"
-        echo "node=$(node --version 2>&1)"
-        echo "ws=$(node -p "require('./$PEERS/node_modules/ws/package.json').version" 2>&1)"
-        echo "websockets=$($PY -c 'import websockets; print(websockets.__version__)' 2>&1)"
-        echo "aiohttp=$($PY -c 'import aiohttp; print(aiohttp.__version__)' 2>&1)"
+        has_server uws && echo "uws=$(cat "$UWS_BIN.version" 2>/dev/null || echo '?')"
+        [ -n "$UWS_SKIPPED" ] && echo "uws_skipped=$UWS_SKIPPED"
+        # Only the peers of this run: a missing one would leave an error here.
+        has_server bun && echo "bun=$("$BUN" --version 2>&1 | head -1)"
+        has_server node_ws && echo "node=$(node --version 2>&1)"
+        has_server node_ws &&
+            echo "ws=$(node -p "require('./$PEERS/node_modules/ws/package.json').version" 2>&1)"
+        has_server py_websockets &&
+            echo "websockets=$($PY -c 'import websockets; print(websockets.__version__)' 2>&1)"
+        has_server py_aiohttp &&
+            echo "aiohttp=$($PY -c 'import aiohttp; print(aiohttp.__version__)' 2>&1)"
         echo "python=$($PY -c 'import sys; print(sys.version.split()[0])' 2>&1)"
         echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
         echo "cores=$(nproc)"

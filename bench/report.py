@@ -6,14 +6,19 @@ Run: /usr/bin/python3 bench/report.py bench/out/RUN SERVER...
 Reads versions.txt (machine, versions, date), workloads.txt (id|label|order),
 and per workload and server WORKLOAD.SERVER.meta (key=value: status, reason,
 server CPU, pinning, command) and WORKLOAD.SERVER.json (the --json summary
-of `wspulse bench`). Ratios are wspulse / peer, within this one run.
+of `wspulse bench`). Ratios are wspulse / peer, within this one run; when
+uWebSockets C++ (uws) is in the run it is the anchor, and every other
+server's figure is also given as a ratio to its figure.
 """
 import json
 import os
 import sys
 
-NAMES = {"wspulse": "wspulse", "bun": "Bun", "node_ws": "Node ws",
+NAMES = {"wspulse": "wspulse", "uws": "uWebSockets C++", "bun": "Bun", "node_ws": "Node ws",
          "py_websockets": "Py websockets", "py_aiohttp": "Py aiohttp"}
+# The reference every server is also measured against, when in the run.
+ANCHOR = "uws"
+ANCHOR_SHORT = "uWS"
 
 # The figures per workload: (label, better, JSON field, unit kind). better:
 # "higher" or "lower". Fields are those of `wspulse bench --json`; "a.b" is
@@ -113,6 +118,10 @@ def ratio(ours, theirs):
     return float(ours) / float(theirs)
 
 
+def fmt_ratio(r):
+    return f"{r:.2f}×" if r >= 0.01 else f"{r:.1g}×"
+
+
 class Run:
     def __init__(self, folder, servers):
         self.folder = folder
@@ -158,6 +167,25 @@ def kept_up(summary):
     return bool(offered and got and float(got) >= 0.97 * offered)
 
 
+def peers_line(run):
+    """The peers of this run, with their versions."""
+    i = run.info
+    about = {
+        "uws": f"uWebSockets C++ ({i.get('uws', '?')}; one thread, epoll, the anchor)",
+        "bun": f"Bun {i.get('bun', '?')} (Bun.serve, uWebSockets)",
+        "node_ws": f"Node {i.get('node', '?')} with ws {i.get('ws', '?')}",
+        "py_websockets": f"Python {i.get('python', '?')} with websockets"
+                         f" {i.get('websockets', '?')}",
+        "py_aiohttp": f"Python {i.get('python', '?')} with aiohttp {i.get('aiohttp', '?')}",
+    }
+    peers = [about.get(s, NAMES.get(s, s)) for s in run.servers if s != "wspulse"]
+    line = "- Peers: " + ", ".join(peers) + "; each one process, one event loop, no compression."
+    if i.get("uws_skipped"):
+        line += (" uWebSockets C++ was not in this run: " + i["uws_skipped"] +
+                 " (see README.md).")
+    return line
+
+
 def header(run):
     i = run.info
     return [
@@ -172,10 +200,7 @@ def header(run):
         " the load, `wspulse bench`, pinned to core 1. Both ran in sessions of their own"
         f" with scheduler autogroup nice {i.get('nice', '?')} (`bench/isolate.py`), so other"
         " jobs on the shared machine took little of their cores.",
-        f"- Peers: Bun {i.get('bun', '?')} (Bun.serve, uWebSockets), Node {i.get('node', '?')}"
-        f" with ws {i.get('ws', '?')}, Python {i.get('python', '?')} with websockets"
-        f" {i.get('websockets', '?')} and with aiohttp {i.get('aiohttp', '?')}; each one"
-        " process, one event loop, no compression.",
+        peers_line(run),
         f"- Each workload ran once per server in this one run ({i.get('warmup', '?')} s warm-up,"
         f" then {i.get('duration', '?')} s measured, less for the saturating fan-outs: see"
         " Commands), on a freshly started server, in alternating server order. The machine is"
@@ -197,11 +222,21 @@ def section_head(title, intro, label_columns, servers):
 
 def results_table(run):
     cols = run.servers
+    anchor = ANCHOR if ANCHOR in cols else None
+    about_anchor = (
+        f" Against the anchor, {NAMES[ANCHOR]} (the library Bun's WebSockets are built"
+        f" on, in C++ without a JavaScript engine): after the \";\" each other server's"
+        f" figure ÷ {NAMES[ANCHOR]}'s, as \"0.80× {ANCHOR_SHORT}\" (for a \"higher\""
+        f" figure, below 1 is behind {NAMES[ANCHOR]}; for a \"lower\" one, below 1 is"
+        f" ahead of it). The {NAMES[ANCHOR]} column is the reference and has no"
+        f" bracket: wspulse ÷ {NAMES[ANCHOR]} is the \"× {ANCHOR_SHORT}\" of the wspulse"
+        f" column." if anchor else "")
     lines = section_head(
              "Results",
              "Each cell: the figure, and in brackets wspulse ÷ that server. For a"
              " \"higher\" figure a ratio above 1 means wspulse is ahead; for a \"lower\" one"
-             " (latency, memory) a ratio below 1 means wspulse is ahead. ⚠: the run"
+             " (latency, memory) a ratio below 1 means wspulse is ahead." + about_anchor +
+             " ⚠: the run"
              " finished with errors, losses or failed connections (listed below)."
              " ✓: the server delivered all the fan-out offered, so it could do more than"
              " its figure shows; without ✓ it fell behind, and its latency is mostly the"
@@ -210,6 +245,7 @@ def results_table(run):
     for wid, label, _order in run.workloads:
         for name, better, key, kind in FIGURES.get(wid, []):
             ours = run.figure(wid, "wspulse", key)
+            ref = run.figure(wid, anchor, key) if anchor else None
             cells = []
             for s in cols:
                 if run.status(wid, s) == "failed":
@@ -219,9 +255,17 @@ def results_table(run):
                 cell = fmt(value, kind) + (" ⚠" if run.status(wid, s) == "warn" else "")
                 if key == "deliveries_per_s" and kept_up(run.summary(wid, s)):
                     cell += " ✓"
+                notes = []
                 r = ratio(ours, value)
                 if s != "wspulse" and r is not None:
-                    cell += f" ({r:.2f}×)" if r >= 0.01 else f" ({r:.1g}×)"
+                    notes.append(fmt_ratio(r))
+                r = ratio(value, ref)
+                if s == anchor:
+                    notes = []          # the reference; wspulse's cell has the ratio
+                elif anchor and r is not None:
+                    notes.append(f"{fmt_ratio(r)} {ANCHOR_SHORT}")
+                if notes:
+                    cell += f" ({'; '.join(notes)})"
                 cells.append(cell)
             lines.append(f"| {label} | {name} | {better} | " + " | ".join(cells) + " |")
     return lines + [""]
