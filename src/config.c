@@ -206,7 +206,7 @@ static void server_usage(const struct config_option *opts)
     printf("Usage: wspulse [serve | start] [options]\n"
            "       wspulse connect [URL | --host ADDR --port N] [--name N]\n"
            "       wspulse monitor [URL | --host ADDR --port N] [options]\n"
-           "       wspulse bench MODE URL [options]\n"
+           "       wspulse bench MODE [URL] [options]\n"
            "       wspulse --help | --version\n\n"
            "A WebSocket server with its own web UI: timestamps (/ws, /ticks), echo\n"
            "(/echo), a chat room (/chat), request/response (/rpc), a mock sensor\n"
@@ -282,7 +282,7 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
         { "drain-timeout", "S", CONFIG_MS, &cfg->drain_timeout_ms, 0, SEC(3600),
           "on SIGTERM, time to wait for clients to close" },
         { "token", "SECRET", CONFIG_STRING, &cfg->token, 0, 0,
-          "require ?token=SECRET or Authorization: Bearer SECRET on WebSockets" },
+          "WebSockets, /stats and /metrics need ?token=SECRET or Authorization: Bearer SECRET" },
         { "allow-origin", "LIST", CONFIG_STRING, &cfg->allow_origin, 0, 0,
           "comma-separated Origins allowed to open WebSockets (others: 403)" },
         { "log-level", "LEVEL", CONFIG_STRING, &cfg->log_level, 0, 0,
