@@ -70,8 +70,11 @@ class Server:
         m = re.search(r"https?://(\[[^\]]+\]|[^:/]+):(\d+)/", line)
         if not m:
             self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self.log.close()
             raise RuntimeError(f"server did not announce its URL: {line!r}; "
-                               f"log: {open(self.log_path).read()}")
+                               f"log: {self.log_text()}")
         self.host = m.group(1).strip("[]")
         self.port = int(m.group(2))
         return self
@@ -123,14 +126,28 @@ def recv_until(sock, marker=b"\r\n\r\n", limit=1 << 20):
     return data
 
 
+class Reset(AssertionError):
+    """The server reset the connection (RST) where it was due to close it
+    gracefully: FIN after its last bytes (a Close frame, an HTTP answer), so
+    that the peer reads all of them. recv() returning b"" is a FIN; a reset
+    is ConnectionResetError, and can throw away bytes not yet read."""
+
+
+def recv_or_reset(sock, n=65536):
+    """sock.recv(n); a reset fails the test (Reset) instead of looking like
+    the end of the data."""
+    try:
+        return sock.recv(n)
+    except ConnectionResetError:
+        raise Reset("TCP reset (RST) where a graceful close (FIN) was due") from None
+
+
 def recv_all(sock):
-    """Read until the peer closes; returns everything."""
+    """Read until the peer closes (FIN); returns everything. Reset if the
+    server resets the connection instead."""
     data = b""
     while True:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            break
+        chunk = recv_or_reset(sock)
         if not chunk:
             break
         data += chunk
@@ -167,10 +184,15 @@ UPGRADE = (b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
 def ws_connect_raw(port, path=b"/echo"):
     """Open a WebSocket with a raw socket; returns (socket, leftover bytes)."""
     s = connect(port)
-    s.sendall(UPGRADE % path)
-    data = recv_until(s)
+    try:
+        s.sendall(UPGRADE % path)
+        data = recv_until(s)
+    except BaseException:
+        s.close()
+        raise
     head, _, rest = data.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 101"):
+        s.close()
         raise AssertionError(f"no 101: {head!r}")
     return s, rest
 
@@ -202,7 +224,7 @@ class FrameReader:
 
     def _need(self, n):
         while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
+            chunk = recv_or_reset(self.sock)
             if not chunk:
                 raise EOFError("connection closed")
             self.buf += chunk
@@ -236,16 +258,15 @@ class FrameReader:
                 return None, ""
 
     def at_eof(self, timeout_s=5):
-        """True if the server closes the TCP connection (no more bytes)."""
+        """True if the server closes the TCP connection gracefully (FIN)
+        within timeout_s, False if it stays open; Reset if it resets it."""
         self.sock.settimeout(timeout_s * TIME_SCALE)
         try:
             while True:
-                chunk = self.sock.recv(65536)
+                chunk = recv_or_reset(self.sock)
                 if not chunk:
                     return True
                 self.buf += chunk
-        except ConnectionResetError:
-            return True
         except socket.timeout:
             return False
 
@@ -259,7 +280,7 @@ class ResponseReader:
         self.buf = initial
 
     def _fill(self):
-        chunk = self.sock.recv(65536)
+        chunk = recv_or_reset(self.sock)
         if not chunk:
             raise EOFError("connection closed")
         self.buf += chunk
@@ -278,15 +299,15 @@ class ResponseReader:
         return status, headers, body
 
     def at_eof(self, timeout_s=5):
-        """True if the server closes the connection with nothing more sent."""
+        """True if the server closes the connection gracefully (FIN) with
+        nothing more sent, False if it stays open or sends more; Reset if it
+        resets it."""
         self.sock.settimeout(timeout_s * TIME_SCALE)
         try:
             while True:
-                chunk = self.sock.recv(65536)
+                chunk = recv_or_reset(self.sock)
                 if not chunk:
                     return not self.buf
                 self.buf += chunk
-        except ConnectionResetError:
-            return not self.buf
         except socket.timeout:
             return False
