@@ -15,8 +15,8 @@ import unittest
 
 import websockets
 
-from wspulse_test import (Server, FrameReader, UPGRADE, connect, frame, http_request,
-                          parse_response, recv_until, timeout, ws_connect_raw)
+from wspulse_test import (TIME_SCALE, Server, FrameReader, UPGRADE, connect, frame,
+                          http_request, parse_response, recv_until, timeout, ws_connect_raw)
 
 
 def run(coro):
@@ -44,6 +44,14 @@ def upgrade_status(port, path=b"/echo", extra=b""):
         s.sendall(request)
         status, headers, _ = parse_response(recv_until(s))
     return status, headers
+
+
+def wait_for(test, what, check, seconds=5):
+    """Poll check() until it is true; fail naming what after seconds."""
+    deadline = time.monotonic() + seconds * TIME_SCALE
+    while not check():
+        test.assertLess(time.monotonic(), deadline, f"no {what} within {seconds} s")
+        time.sleep(0.02)
 
 
 class TokenTest(unittest.TestCase):
@@ -101,7 +109,9 @@ class ConnectionLimitTest(unittest.TestCase):
     def test_max_conns_refuses_upgrade_with_503(self):
         with Server("--max-conns", "2", name="maxconns") as srv:
             a, _ = ws_connect_raw(srv.port)
+            self.addCleanup(a.close)
             b, _ = ws_connect_raw(srv.port)
+            self.addCleanup(b.close)
             status, headers = upgrade_status(srv.port)
             self.assertEqual(status, 503)
             self.assertIn("retry-after", headers)
@@ -114,19 +124,15 @@ class ConnectionLimitTest(unittest.TestCase):
             while upgrade_status(srv.port)[0] != 101:
                 self.assertLess(time.monotonic(), deadline, "place not freed")
             self.assertGreaterEqual(get_stats(srv)["refused_full"], 1)
-            a.close()
-            b.close()
 
     @timeout(20)
     def test_per_ip_limit_answers_429(self):
         with Server("--max-conns-per-ip", "2", name="perip") as srv:
-            a, b = connect(srv.port), connect(srv.port)
-            c = connect(srv.port)
+            for _ in range(3):
+                self.addCleanup((c := connect(srv.port)).close)
             status, headers, body = parse_response(recv_until(c))
             self.assertEqual(status, 429)
             self.assertIn(b"--max-conns-per-ip", body)
-            for s in (a, b, c):
-                s.close()
 
 
 class RateLimitTest(unittest.TestCase):
@@ -134,6 +140,7 @@ class RateLimitTest(unittest.TestCase):
     def test_burst_over_the_limit_is_closed_with_1008(self):
         with Server("--rate-limit", "10", name="rate") as srv:
             s, rest = ws_connect_raw(srv.port)
+            self.addCleanup(s.close)
             s.sendall(b"".join(frame(1, b"m%d" % i) for i in range(30)))
             reader = FrameReader(s, rest)
             echoed = 0
@@ -146,7 +153,6 @@ class RateLimitTest(unittest.TestCase):
             self.assertIn(b"rate limit", payload[2:])
             self.assertEqual(echoed, 10)          # one second's worth of burst
             self.assertGreaterEqual(get_stats(srv)["rate_limited"], 1)
-            s.close()
 
 
 class TimeoutTest(unittest.TestCase):
@@ -154,6 +160,7 @@ class TimeoutTest(unittest.TestCase):
     def test_slow_headers_get_408_and_close(self):
         with Server("--header-timeout", "0.5", name="hdr-timeout") as srv:
             s = connect(srv.port, timeout_s=10)
+            self.addCleanup(s.close)
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")   # never finished
             data = recv_until(s)
             self.assertTrue(data.startswith(b"HTTP/1.1 408"), data[:40])
@@ -163,13 +170,14 @@ class TimeoutTest(unittest.TestCase):
     @timeout(20)
     def test_silent_connection_is_closed(self):
         with Server("--header-timeout", "0.5", name="idle-timeout") as srv:
-            s = connect(srv.port, timeout_s=10)
-            self.assertEqual(s.recv(100), b"")    # closed, nothing said
+            with connect(srv.port, timeout_s=10) as s:
+                self.assertEqual(s.recv(100), b"")    # closed (FIN), nothing said
 
     @timeout(20)
     def test_peer_that_never_pongs_is_closed(self):
         with Server("--ping-interval", "0.5", name="ping-timeout") as srv:
             s, rest = ws_connect_raw(srv.port)
+            self.addCleanup(s.close)
             reader = FrameReader(s, rest)
             fin, op, payload, _, _ = reader.read()
             self.assertEqual(op, 9)               # the keepalive ping
@@ -179,28 +187,46 @@ class TimeoutTest(unittest.TestCase):
             self.assertTrue(reader.at_eof())
             self.assertGreaterEqual(get_stats(srv)["ping_timeouts"], 1)
 
-    @timeout(20)
-    def test_peer_that_pongs_stays(self):
-        async def go(port):
-            async with websockets.connect(f"ws://127.0.0.1:{port}/echo",
-                                          ping_interval=None) as ws:
-                await asyncio.sleep(2.0)          # four ping intervals
-                await ws.send("still here")
-                return await ws.recv()
-        with Server("--ping-interval", "0.5", name="ping-ok") as srv:
-            self.assertEqual(run(go(srv.port)), "still here")
+    @timeout(30)
+    def test_pings_every_interval_and_a_peer_that_pongs_stays(self):
+        # Counted, so that an ignored --ping-interval (30 s by default) fails:
+        # four pings, each at least one interval of quiet after our last pong
+        # and well within the default.
+        interval = 0.5
+        with Server("--ping-interval", str(interval), name="ping-ok") as srv:
+            s, rest = ws_connect_raw(srv.port)
+            self.addCleanup(s.close)
+            reader = FrameReader(s, rest)
+            pings, last_pong = [], time.monotonic()
+            while len(pings) < 4:
+                fin, op, payload, _, _ = reader.read()
+                self.assertEqual(op, 9, "only pings come to an idle /echo client")
+                pings.append(time.monotonic() - last_pong)
+                s.sendall(frame(10, payload))
+                last_pong = time.monotonic()
+            for quiet in pings[1:]:
+                self.assertGreaterEqual(quiet, interval * 0.8, pings)
+                self.assertLess(quiet, (interval + 2) * TIME_SCALE, pings)
+            s.sendall(frame(1, b"still here"))
+            while (got := reader.read())[1] == 9:
+                s.sendall(frame(10, got[2]))
+            self.assertEqual(got[1:3], (1, b"still here"))
+            self.assertEqual(get_stats(srv)["ping_timeouts"], 0)
 
     @timeout(20)
     def test_closing_handshake_has_a_deadline(self):
         with Server("--max-message", "10", "--close-timeout", "0.5", name="close-timeout") as srv:
             s, rest = ws_connect_raw(srv.port)
+            self.addCleanup(s.close)
             s.sendall(frame(2, b"x" * 11))
             reader = FrameReader(s, rest)
             self.assertEqual(reader.read_close()[0], 1009)
-            # We never answer the Close; the server must not wait forever.
-            start = time.monotonic()
-            self.assertTrue(reader.at_eof(timeout_s=5))
-            self.assertLess(time.monotonic() - start, 4)
+            self.assertTrue(reader.at_eof(timeout_s=5))          # FIN after the Close
+            # We neither answer the Close nor close our end; the server must
+            # not keep the connection past --close-timeout (only the /stats
+            # request is left open).
+            wait_for(self, "end of the connection",
+                     lambda: get_stats(srv)["open_connections"] == 1, seconds=4)
 
 
 class SlowConsumerTest(unittest.TestCase):
@@ -221,14 +247,15 @@ class SlowConsumerTest(unittest.TestCase):
 
         with Server("--max-pending", "262144", name="slow-consumer") as srv:
             stalled = socket.socket()
+            self.addCleanup(stalled.close)
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             stalled.connect(("127.0.0.1", srv.port))
             stalled.sendall(UPGRADE % b"/chat")
-            time.sleep(0.2)                       # joined; now it never reads
+            wait_for(self, "stalled member in /chat",   # joined; now it never reads
+                     lambda: get_stats(srv)["endpoints"]["chat"]["connections"] == 1)
             self.assertEqual(run(go(srv.port, stalled)), 200)
-            self.assertGreaterEqual(get_stats(srv)["slow_consumers_closed"], 1)
+            self.assertEqual(get_stats(srv)["slow_consumers_closed"], 1)
             self.assertIn("slow consumer", srv.log_text())
-            stalled.close()
 
 
 class LogTest(unittest.TestCase):
