@@ -124,9 +124,10 @@ class HandshakeTest(unittest.TestCase):
         self.assertEqual(headers.get("sec-websocket-version"), "13")
 
     @timeout(10)
-    def test_missing_version_is_refused(self):
+    def test_missing_version_is_426_naming_13(self):
         status, headers = self.status(upgrade_request(Sec_WebSocket_Version=None))
-        self.assertIn(status, (400, 426))
+        self.assertEqual(status, 426)                # no version is not 13 either (§4.4)
+        self.assertEqual(headers.get("sec-websocket-version"), "13")
         self.assertNotIn("sec-websocket-accept", headers)
 
     @timeout(10)

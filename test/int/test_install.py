@@ -10,6 +10,11 @@ import unittest
 from wspulse_test import ROOT, timeout
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 class InstallTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -46,7 +51,7 @@ class InstallTest(unittest.TestCase):
     @timeout(20)
     def test_systemd_unit_runs_the_installed_binary_sandboxed(self):
         unit = os.path.join(self.root, "lib/systemd/system/wspulse.service")
-        text = open(unit).read()
+        text = read(unit)
         self.assertNotIn("@BINDIR@", text)
         self.assertRegex(text, r"(?m)^ExecStart=/opt/wsp/bin/wspulse ")
         for key in ("DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict",
@@ -58,7 +63,7 @@ class InstallTest(unittest.TestCase):
     def test_systemd_analyze_accepts_the_unit(self):
         analyze = shutil.which("systemd-analyze")
         self.assertIsNotNone(analyze, "systemd-analyze is missing (package systemd)")
-        unit = open(os.path.join(self.root, "lib/systemd/system/wspulse.service")).read()
+        unit = read(os.path.join(self.root, "lib/systemd/system/wspulse.service"))
         # Point it at the binary where DESTDIR put it, so the check can see it.
         unit = unit.replace("/opt/wsp/bin/wspulse", os.path.join(self.root, "bin/wspulse"))
         with tempfile.TemporaryDirectory() as d:
