@@ -3,9 +3,9 @@ independent clients (Debian's python3-websockets), and its --sensor-log
 (JSON lines, every sample at full rate) checked against the server's own
 count in /stats.
 
-Sleeps appear only where the scenario is timed (letting the sensor run, or
-a quiet period in which nothing may arrive); everything else is ordered by
-the messages themselves.
+Waiting is by the messages themselves or by polling /stats (the sensor has
+taken N samples); the one sleep is a quiet period in which nothing may
+arrive.
 """
 import asyncio
 import json
@@ -18,7 +18,7 @@ import unittest
 
 import websockets
 
-from wspulse_test import Server, http_request, parse_response, timeout
+from wspulse_test import TIME_SCALE, Server, http_request, parse_response, timeout
 
 ACCEL_KEYS = {"type", "sensor", "t_ms", "x", "y", "z"}
 TEMPERATURE_KEYS = {"type", "sensor", "t_ms", "value"}
@@ -75,6 +75,15 @@ async def read_samples(ws, count, sensor=None):
         if sensor is None or msg["sensor"] == sensor:
             got.append(msg)
     return got
+
+
+async def until_sampled(server, count, seconds=10):
+    """Poll /stats until the sensor has taken count samples (it is running)."""
+    deadline = time.monotonic() + seconds * TIME_SCALE
+    while get_stats(server)["sensor"]["samples"] < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {count} samples after {seconds} s")
+        await asyncio.sleep(0.02)
 
 
 async def quiet(ws, seconds):
@@ -362,13 +371,11 @@ class SamplesTest(SensorCase):
             await control.send("START")
             await until_state(control)
             await until_state(data)
-            await quiet(control, 1.0)                    # samples flow meanwhile
+            samples = await read_samples(data, 100)      # samples flow meanwhile
             await data.send("STOP")
-            samples = []
             await until_state(data, samples)
             # The control socket's next message is the state: no sample before it.
             self.assertEqual(await recv_json(control), {"type": "state", "running": False})
-            self.assertGreater(len(samples), 0, "the sensor client got no samples either")
             await data.close()
             await control.close()
         run(go())
@@ -423,7 +430,7 @@ class SensorLogTest(SensorCase):
             control, _ = await connected(srv, "/control")
             await control.send("START")
             await until_state(control)
-            await asyncio.sleep(2)                       # let the sensor run
+            await until_sampled(srv, 2000)               # 1 s at 1000 Hz, both sensors
             await control.send("STOP")
             await until_state(control)
             await control.close()
@@ -448,7 +455,7 @@ class SensorLogTest(SensorCase):
             control, _ = await connected(srv, "/control")
             await control.send("START")
             await until_state(control)
-            await asyncio.sleep(2)                       # let the sensor run
+            await until_sampled(srv, 2000)               # 1 s at 1000 Hz, both sensors
             counted = get_stats(srv)["sensor"]["samples"]
             srv.proc.send_signal(signal.SIGTERM)
             with self.assertRaises(websockets.ConnectionClosed):
