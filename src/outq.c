@@ -48,20 +48,26 @@ void outq_push_msg(struct outq *q, struct msg *m, size_t off)
 {
     assert(off <= m->len);
     struct outq_item *it = insert_at(q, q->count);
-    it->m = m;
-    it->off = (uint32_t)off;
+    *it = (struct outq_item){ m, (uint32_t)off, false };
     q->bytes += m->len - off;
 }
 
+void outq_push_frame(struct outq *q, struct msg *m)
+{
+    outq_push_msg(q, m, 0);
+    item_at(q, q->count - 1)->frame = true;
+}
+
 /* The tail can take more private bytes when nothing of it is written yet,
- * only this queue holds it, it has room, and it is not a control frame that
- * was put in front (data appended there would jump the queue too). */
+ * only this queue holds it, it has room, it is not a whole frame that may be
+ * dropped, and it is not a control frame that was put in front (data
+ * appended there would jump the queue too). */
 static bool tail_takes(const struct outq *q, size_t n)
 {
     if (q->count == 0 || q->count <= q->urgent_end)
         return false;
     const struct outq_item *t = item_at(q, q->count - 1);
-    return t->off == 0 && t->m->refs == 1 && t->m->cap - t->m->len >= n;
+    return t->off == 0 && !t->frame && t->m->refs == 1 && t->m->cap - t->m->len >= n;
 }
 
 void outq_push_copy(struct outq *q, const void *p, size_t n)
@@ -87,8 +93,7 @@ void outq_push_urgent(struct outq *q, const void *p, size_t n)
     if (pos == 0 && q->count > 0 && item_at(q, 0)->off > 0)
         pos = 1;                 /* never cut into a frame on the wire */
     struct outq_item *it = insert_at(q, pos);
-    it->m = msg_from(p, n);
-    it->off = 0;
+    *it = (struct outq_item){ msg_from(p, n), 0, false };
     q->bytes += n;
     q->urgent_end = pos + 1;
 }
@@ -135,6 +140,26 @@ void outq_trim(struct outq *q)
         free(q->items);
         *q = (struct outq){0};
     }
+}
+
+/* Items are only ever queued whole frame after whole frame, so an item
+ * marked frame sits between two frame boundaries and can go. */
+void outq_drop_frames(struct outq *q)
+{
+    uint32_t kept = 0, urgent_end = q->urgent_end;
+    for (uint32_t i = 0; i < q->count; i++) {
+        struct outq_item it = *item_at(q, i);
+        if (it.frame && it.off == 0) {
+            q->bytes -= it.m->len;
+            msg_unref(it.m);
+            if (i < q->urgent_end)
+                urgent_end--;
+            continue;
+        }
+        *item_at(q, kept++) = it;
+    }
+    q->count = kept;
+    q->urgent_end = urgent_end;
 }
 
 void outq_clear(struct outq *q)

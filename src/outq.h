@@ -19,6 +19,8 @@
 struct outq_item {
     struct msg *m;
     uint32_t    off;             /* bytes of m already written */
+    bool        frame;           /* m is one whole frame of its own: it may be
+                                    dropped unsent without breaking the stream */
 };
 
 struct outq {
@@ -37,6 +39,9 @@ static inline bool outq_empty(const struct outq *q)
 
 /* Queue m[off..len); takes over the caller's reference. */
 void outq_push_msg(struct outq *q, struct msg *m, size_t off);
+/* Queue m, one whole frame (a broadcast), so that outq_drop_frames() may
+ * drop it while nothing of it is written; takes over the reference. */
+void outq_push_frame(struct outq *q, struct msg *m);
 /* Queue a copy of p[0..n) behind everything else. */
 void outq_push_copy(struct outq *q, const void *p, size_t n);
 /* Queue a copy of a whole control frame ahead of queued data (after any
@@ -49,6 +54,10 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max);
 void outq_consume(struct outq *q, size_t n);
 /* Free the ring of an empty queue (an idle connection keeps nothing). */
 void outq_trim(struct outq *q);
+/* Drop every whole frame not begun (a slow consumer's backlog), keeping
+ * what is partly written and the pieces of frames that were queued apart
+ * (headers, replies), so that what remains is still a valid stream. */
+void outq_drop_frames(struct outq *q);
 /* Drop everything and free the ring (the connection is going away). */
 void outq_clear(struct outq *q);
 

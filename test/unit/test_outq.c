@@ -124,6 +124,31 @@ static void test_many_items_grow_the_ring(void)
     msg_unref(m);
 }
 
+/* A slow consumer's backlog: whole frames not begun go; the frame on the
+ * wire, pieces queued apart and control frames stay, in order. */
+static void test_drop_frames_keeps_a_valid_stream(void)
+{
+    struct outq q = {0};
+    struct msg *a = msg_from("AA", 2), *b = msg_from("BB", 2), *c = msg_from("CC", 2);
+    outq_push_frame(&q, msg_ref(a));
+    outq_consume(&q, 1);                     /* A is on the wire */
+    outq_push_frame(&q, msg_ref(b));
+    outq_push_copy(&q, "hd", 2);             /* a header queued apart ... */
+    outq_push_msg(&q, msg_ref(c), 0);        /* ... and its body */
+    outq_push_urgent(&q, "P", 1);            /* a pong: after A, before B */
+    outq_push_frame(&q, msg_ref(b));
+    outq_push_copy(&q, "zz", 2);             /* never appended to a frame item */
+    outq_drop_frames(&q);
+    char out[64];
+    CHECK_MEM(out, drain(&q, out, sizeof out), "APhdCCzz", 8);
+    CHECK_EQ(q.bytes, 8);
+    CHECK_EQ(b->refs, 1);                    /* both of B's queue references are gone */
+    outq_push_urgent(&q, "Q", 1);            /* the front stays consistent */
+    CHECK_MEM(out, drain(&q, out, sizeof out), "APQhdCCzz", 9);
+    outq_clear(&q);
+    msg_unref(a), msg_unref(b), msg_unref(c);
+}
+
 int main(void)
 {
     test_order_and_bytes();
@@ -133,5 +158,6 @@ int main(void)
     test_urgent_never_splits_a_frame_on_the_wire();
     test_data_after_urgent_tail_stays_behind();
     test_many_items_grow_the_ring();
+    test_drop_frames_keeps_a_valid_stream();
     return check_report("outq");
 }
