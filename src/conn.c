@@ -33,6 +33,8 @@ static _Thread_local struct {
     int           count;
     struct iovec  iov[BATCH_IOVS];
     struct msg   *msg[BATCH_IOVS];     /* the reference behind iov[i], or NULL */
+    bool          frame[BATCH_IOVS];   /* msg[i] is a whole frame (outq_push_frame) */
+    size_t        bytes;               /* in iov[] */
     size_t        copy_len;
     uint8_t       copy[BATCH_COPY_BYTES];
 } batch;
@@ -57,9 +59,11 @@ static bool wants_input(const struct conn *c)
     return c->phase != CONN_CLOSED && c->phase != CONN_FLUSHING && !c->read_paused;
 }
 
+/* A paused reader is watched for writability even with an empty queue: the
+ * writable callback is where reading resumes. */
 static bool wants_output(const struct conn *c)
 {
-    return !outq_empty(&c->out) || (c->tls && tls_wants_write(c->tls));
+    return !outq_empty(&c->out) || c->read_paused || (c->tls && tls_wants_write(c->tls));
 }
 
 static void update_watch(struct conn *c)
@@ -122,6 +126,7 @@ static void batch_drop(void)
             msg_unref(batch.msg[i]);
     batch.owner = NULL;
     batch.count = 0;
+    batch.bytes = 0;
     batch.copy_len = 0;
 }
 
@@ -227,6 +232,8 @@ static void write_queue(struct conn *c)
         size_t offered = 0;
         for (int i = 0; i < n; i++)
             offered += iov[i].iov_len;
+        if (w > 0)
+            c->out_ms = (uint32_t)c->env->now_ms;
         outq_consume(&c->out, (size_t)w);
         if ((size_t)w < offered)
             break;               /* the socket buffer is full */
@@ -241,15 +248,33 @@ static size_t pause_threshold(const struct conn *c)
     return half && half < PAUSE_READ_BYTES ? half : PAUSE_READ_BYTES;
 }
 
+/* What c has to send: its queue, and its part of the batch. */
+static size_t backlog(const struct conn *c)
+{
+    return conn_pending(c) + (batch.owner == c ? batch.bytes : 0);
+}
+
+/* Output was added for c, whatever the path (replies, pongs, HTTP
+ * responses, errors): a peer whose backlog passes the threshold is not read
+ * any more, so a client that sends and never reads cannot make us queue
+ * answers without end. Reading resumes in conn_on_writable. */
+static void note_backlog(struct conn *c)
+{
+    if (c->read_paused || c->phase == CONN_CLOSED || backlog(c) <= pause_threshold(c))
+        return;
+    c->read_paused = true;
+    c->out_ms = (uint32_t)c->env->now_ms;    /* the stall clock starts */
+    update_watch(c);
+}
+
 /* The queue changed: apply backpressure and finish closes that waited for it. */
 static void after_output(struct conn *c)
 {
     size_t pending = conn_pending(c);
-    size_t pause = pause_threshold(c);
-    if (!c->read_paused && pending > pause)
+    if (!c->read_paused && pending > pause_threshold(c)) {
         c->read_paused = true;
-    else if (c->read_paused && pending <= pause / 4)
-        c->read_paused = false;
+        c->out_ms = (uint32_t)c->env->now_ms;
+    }
     if (pending == 0 && c->phase == CONN_FLUSHING) {
         conn_abort(c, c->end_reason ? c->end_reason : "closed");
         return;
@@ -260,6 +285,22 @@ static void after_output(struct conn *c)
 }
 
 static void conn_on_readable(struct reactor_watch *w);
+static void take_input(struct conn *c, uint8_t *buf, size_t len);
+
+/* A paused peer's backlog is down to a quarter of the threshold: read it
+ * again, starting with the requests held back while it was paused. TLS may
+ * hold decrypted bytes epoll cannot see, so it is read at once. */
+static void resume_reading(struct conn *c)
+{
+    if (!c->read_paused || conn_pending(c) > pause_threshold(c) / 4 || conn_is_closing(c))
+        return;
+    c->read_paused = false;
+    update_watch(c);
+    if (c->phase == CONN_HTTP && c->in.len > 0)
+        take_input(c, NULL, 0);
+    if (c->tls && wants_input(c))
+        conn_on_readable(&c->watch);
+}
 
 static void conn_on_writable(struct reactor_watch *w)
 {
@@ -272,6 +313,8 @@ static void conn_on_writable(struct reactor_watch *w)
     write_queue(c);
     if (c->phase != CONN_CLOSED)
         after_output(c);
+    if (c->phase != CONN_CLOSED)
+        resume_reading(c);
 }
 
 /* Whatever the socket did not take from the batch goes into the queue. */
@@ -284,6 +327,8 @@ static void queue_rest_of_batch(struct conn *c, size_t written)
         if (skip == v->iov_len) {
             if (batch.msg[i])
                 msg_unref(batch.msg[i]);
+        } else if (batch.frame[i] && skip == 0) {
+            outq_push_frame(&c->out, batch.msg[i]);
         } else if (batch.msg[i]) {
             struct msg *m = batch.msg[i];
             outq_push_msg(&c->out, m, (size_t)((uint8_t *)v->iov_base - m->data) + skip);
@@ -293,6 +338,7 @@ static void queue_rest_of_batch(struct conn *c, size_t written)
     }
     batch.owner = NULL;
     batch.count = 0;
+    batch.bytes = 0;
     batch.copy_len = 0;
 }
 
@@ -308,6 +354,8 @@ void conn_flush(struct conn *c)
         conn_abort(c, strerror(errno));
         return;
     }
+    if (w > 0)
+        c->out_ms = (uint32_t)c->env->now_ms;
     queue_rest_of_batch(c, w < 0 ? 0 : (size_t)w);
     after_output(c);
 }
@@ -352,7 +400,7 @@ void conn_flush_pending(void)
         if (c->phase != CONN_CLOSED)
             write_queue(c);
         if (c->phase != CONN_CLOSED)
-            after_output(c);
+            after_output(c);    /* a paused reader resumes in conn_on_writable */
     }
     corked.count = 0;
 }
@@ -376,12 +424,23 @@ static bool batch_claim(struct conn *c)
     return true;
 }
 
-static void batch_add(struct conn *c, const void *p, size_t n, struct msg *m)
+static void batch_add(struct conn *c, const void *p, size_t n, struct msg *m, bool frame)
 {
-    (void)c;
     batch.iov[batch.count] = (struct iovec){ (void *)p, n };
     batch.msg[batch.count] = m;
+    batch.frame[batch.count] = frame;
     batch.count++;
+    batch.bytes += n;
+    note_backlog(c);
+}
+
+/* Behind whatever c has queued: the batch could not take it. */
+static void queue_copy(struct conn *c, const void *p, size_t n)
+{
+    if (c->phase == CONN_CLOSED)
+        return;
+    outq_push_copy(&c->out, p, n);
+    note_backlog(c);
 }
 
 void conn_send(struct conn *c, const void *p, size_t n)
@@ -389,9 +448,9 @@ void conn_send(struct conn *c, const void *p, size_t n)
     if (c->phase == CONN_CLOSED || n == 0)
         return;
     if (batch_claim(c))
-        batch_add(c, p, n, NULL);
-    else if (c->phase != CONN_CLOSED)
-        outq_push_copy(&c->out, p, n);
+        batch_add(c, p, n, NULL, false);
+    else
+        queue_copy(c, p, n);
 }
 
 /* Queue a copy and write at once: for what is too big for the batch. Any
@@ -405,6 +464,8 @@ static void send_large_copy(struct conn *c, const void *p, size_t n)
     write_queue(c);
     if (c->phase != CONN_CLOSED)
         after_output(c);
+    if (c->phase != CONN_CLOSED)
+        note_backlog(c);
 }
 
 void conn_send_copy(struct conn *c, const void *p, size_t n)
@@ -418,28 +479,54 @@ void conn_send_copy(struct conn *c, const void *p, size_t n)
     if (batch.owner == c && batch.copy_len + n > BATCH_COPY_BYTES)
         conn_flush(c);
     if (!batch_claim(c)) {
-        if (c->phase != CONN_CLOSED)
-            outq_push_copy(&c->out, p, n);   /* behind what is queued */
+        queue_copy(c, p, n);
         return;
     }
     uint8_t *dst = batch.copy + batch.copy_len;
     memcpy(dst, p, n);
     batch.copy_len += n;
-    batch_add(c, dst, n, NULL);
+    batch_add(c, dst, n, NULL, false);
 }
 
-void conn_send_msg(struct conn *c, struct msg *m)
+static void queue_msg(struct conn *c, struct msg *m, bool frame)
+{
+    if (frame)
+        outq_push_frame(&c->out, msg_ref(m));
+    else
+        outq_push_msg(&c->out, msg_ref(m), 0);
+}
+
+static void send_msg(struct conn *c, struct msg *m, bool frame)
 {
     if (c->phase == CONN_CLOSED || m->len == 0)
         return;
     if (c != batch.owner && c != c->env->reading) {
-        outq_push_msg(&c->out, msg_ref(m), 0);   /* corked: written once, later */
+        queue_msg(c, m, frame);  /* corked: written once, later */
         cork(c);
+        note_backlog(c);
     } else if (batch_claim(c)) {
-        batch_add(c, m->data, m->len, msg_ref(m));
+        batch_add(c, m->data, m->len, msg_ref(m), frame);
     } else if (c->phase != CONN_CLOSED) {
-        outq_push_msg(&c->out, msg_ref(m), 0);
+        queue_msg(c, m, frame);
+        note_backlog(c);
     }
+}
+
+void conn_send_msg(struct conn *c, struct msg *m)
+{
+    send_msg(c, m, false);
+}
+
+void conn_send_frame(struct conn *c, struct msg *m)
+{
+    send_msg(c, m, true);
+}
+
+void conn_drop_frames(struct conn *c)
+{
+    if (batch.owner == c)
+        conn_flush(c);           /* what the socket does not take is queued */
+    outq_drop_frames(&c->out);
 }
 
 void conn_send_urgent(struct conn *c, const void *p, size_t n)
@@ -452,55 +539,89 @@ void conn_send_urgent(struct conn *c, const void *p, size_t n)
     }
     outq_push_urgent(&c->out, p, n);
     update_watch(c);
+    note_backlog(c);
 }
 
 /* --- input -------------------------------------------------------------- */
 
-/* The HTTP phase. A head that arrives whole is parsed where it lies; one that
- * arrives in pieces is collected in c->in, but never more of this read than
- * the head can use, so bytes after it (frames, a pipelined request) stay in
- * buf. Returns bytes of buf used, or -1 if the connection failed. */
+/* Answer the complete requests in buf[0..len), in order, while c is in the
+ * HTTP phase and its backlog allows (a peer that pipelines requests and
+ * reads no answers is not answered without end). Returns the bytes used, or
+ * -1 if the connection failed. */
+static ssize_t answer_requests(struct conn *c, const uint8_t *buf, size_t len)
+{
+    size_t used = 0;
+    while (used < len && c->phase == CONN_HTTP && !c->read_paused) {
+        ssize_t r = c->hooks->on_http(c, buf + used, len - used);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        used += (size_t)r;
+    }
+    return (ssize_t)used;
+}
+
+/* Held input: an unfinished head, or requests held back by the backlog.
+ * New bytes join it; what is answered leaves it. Frames behind an upgrade
+ * leave it for ws.c, which needs c->in for messages. */
+static void held_input(struct conn *c, const uint8_t *buf, size_t len)
+{
+    if (len > 0)
+        buf_append(&c->in, buf, len);
+    ssize_t used = answer_requests(c, c->in.data, c->in.len);
+    if (used < 0 || c->phase == CONN_CLOSED)
+        return;
+    if (c->phase == CONN_WS) {
+        struct buf rest = c->in;
+        c->in = (struct buf){0};
+        c->hooks->on_frames(c, rest.data + used, rest.len - (size_t)used);
+        buf_free(&rest);
+    } else if (c->phase == CONN_HTTP) {
+        buf_consume(&c->in, (size_t)used);
+    }
+}
+
+/* The HTTP phase. Requests that arrive whole are parsed where they lie; the
+ * rest of buf is held in c->in unless an upgrade made it frames. Returns the
+ * bytes of buf used, or -1 if the connection failed. */
 static ssize_t http_input(struct conn *c, uint8_t *buf, size_t len)
 {
-    if (c->in.len == 0) {
-        ssize_t r = c->hooks->on_http(c, buf, len);
-        if (r == 0 && c->phase == CONN_HTTP)
-            buf_append(&c->in, buf, len);
-        return r == 0 ? (ssize_t)len : r;
+    if (c->in.len > 0) {
+        held_input(c, buf, len);
+        return c->phase == CONN_CLOSED ? -1 : (ssize_t)len;
     }
-    size_t old = c->in.len;
-    size_t take = HTTP_MAX_HEADER_BYTES + 1 - old;
-    if (take > len)
-        take = len;
-    buf_append(&c->in, buf, take);
-    ssize_t r = c->hooks->on_http(c, c->in.data, c->in.len);
-    if (r <= 0)
-        return r < 0 ? r : (ssize_t)take;
-    assert((size_t)r > old);
-    buf_free(&c->in);
-    return r - (ssize_t)old;
+    ssize_t used = answer_requests(c, buf, len);
+    if (used < 0 || c->phase == CONN_WS)
+        return used;
+    if (c->phase == CONN_HTTP && (size_t)used < len)
+        buf_append(&c->in, buf + used, len - (size_t)used);
+    return (ssize_t)len;
 }
 
 static void conn_input(struct conn *c, uint8_t *buf, size_t len)
 {
-    while (len > 0) {
-        switch (c->phase) {
-        case CONN_HTTP: {
-            ssize_t used = http_input(c, buf, len);
-            if (used < 0)
-                return;
-            buf += used;
-            len -= (size_t)used;
-            break;
-        }
-        case CONN_WS:
-        case CONN_CLOSING:
-            c->hooks->on_frames(c, buf, len);
+    if (c->phase == CONN_HTTP) {
+        ssize_t used = http_input(c, buf, len);
+        if (used < 0)
             return;
-        default:                 /* lingering or closed: the bytes are dropped */
-            return;
-        }
+        buf += used;
+        len -= (size_t)used;
     }
+    /* Lingering or closed: the bytes are dropped. */
+    if (len > 0 && (c->phase == CONN_WS || c->phase == CONN_CLOSING))
+        c->hooks->on_frames(c, buf, len);
+}
+
+/* Hand bytes (or, with len 0, held input) over, then write the replies:
+ * they may point into buf. */
+static void take_input(struct conn *c, uint8_t *buf, size_t len)
+{
+    c->env->reading = c;
+    conn_input(c, buf, len);
+    c->env->reading = NULL;
+    if (batch.owner)
+        conn_flush(batch.owner);
 }
 
 static void peer_closed(struct conn *c)
@@ -512,21 +633,22 @@ static void peer_closed(struct conn *c)
 }
 
 /* At most READ_ROUNDS reads, so one fast peer cannot starve the rest; a read
- * that did not fill the scratch buffer means the socket is drained. */
+ * that did not fill the scratch buffer means the socket is drained. What
+ * OpenSSL decrypted but we did not read yet is invisible to epoll: it is
+ * taken before returning, or it would wait for the peer's next packet. */
 static void conn_on_readable(struct reactor_watch *w)
 {
     struct conn *c = (struct conn *)w;
-    for (int round = 0; round < READ_ROUNDS && wants_input(c); round++) {
-        ssize_t n = io_read(c, scratch, sizeof scratch);
+    for (int round = 0; wants_input(c); round++) {
+        size_t want = sizeof scratch;
+        if (round >= READ_ROUNDS && !(c->tls && (want = tls_pending(c->tls)) > 0))
+            return;
+        ssize_t n = io_read(c, scratch, want);
         if (n > 0) {
             c->env->now_ms = clock_mono_ms();    /* a vDSO call: cheap */
             c->active_ms = c->env->now_ms;
-            c->env->reading = c;
-            conn_input(c, scratch, (size_t)n);
-            c->env->reading = NULL;
-            if (batch.owner)     /* replies may point into scratch */
-                conn_flush(batch.owner);
-            if ((size_t)n < sizeof scratch)
+            take_input(c, scratch, (size_t)n);
+            if ((size_t)n < want)
                 return;
         } else if (n == 0) {
             peer_closed(c);
@@ -576,6 +698,19 @@ void conn_env_init(struct conn_env *env, struct reactor *r)
     r->after_batch = conn_flush_pending;
 }
 
+/* The peer took some of its queued output within the close timeout. */
+static bool output_moving(const struct conn *c)
+{
+    uint32_t since = (uint32_t)c->env->now_ms - c->out_ms;
+    return !outq_empty(&c->out) && since < c->env->close_timeout_ms;
+}
+
+bool conn_output_stalled(const struct conn *c)
+{
+    uint32_t since = (uint32_t)c->env->now_ms - c->out_ms;
+    return c->read_paused && c->env->stall_timeout_ms && since >= c->env->stall_timeout_ms;
+}
+
 static void tick_one(struct conn *c)
 {
     uint64_t now = c->env->now_ms;
@@ -588,7 +723,9 @@ static void tick_one(struct conn *c)
     case CONN_CLOSING:
     case CONN_FLUSHING:
     case CONN_LINGER:
-        if (c->deadline_ms && now >= c->deadline_ms)
+        /* Our last frames may be many (a drain delivers the whole queue
+         * before the Close): the wait counts from the peer's last progress. */
+        if (c->deadline_ms && now >= c->deadline_ms && !output_moving(c))
             conn_abort(c, c->phase == CONN_CLOSING ? "no Close from peer in time"
                                                    : "peer did not close in time");
         break;

@@ -69,6 +69,8 @@ struct conn_env {
     uint32_t        header_timeout_ms;   /* request head must be complete by then */
     uint32_t        ping_interval_ms;    /* keepalive ping after this much silence */
     uint32_t        close_timeout_ms;    /* wait for the peer's Close or EOF */
+    uint32_t        stall_timeout_ms;    /* a paused reader taking no output this
+                                            long is stalled (0 = never) */
     uint32_t        rate_limit;          /* messages a second per connection */
 };
 
@@ -86,7 +88,7 @@ struct conn {
     uint8_t  phase;                      /* enum conn_phase */
     uint8_t  role;                       /* enum conn_role */
     uint8_t  msg_opcode;                 /* WS_OP_TEXT/BINARY while assembling, else 0 */
-    bool     read_paused;                /* output backlog: let TCP push back */
+    bool     read_paused;                /* output backlog: not read, so TCP pushes back */
     bool     shut_wr;                    /* lingering: our FIN is sent */
     bool     ping_outstanding;
     bool     corked;                     /* queued pushes wait for conn_flush_pending */
@@ -98,6 +100,8 @@ struct conn {
     const char *end_reason;              /* why it closed, for the last log line */
     uint32_t rate_tokens;                /* --rate-limit bucket, in 1/1000 messages */
     uint32_t rate_ms;                    /* when it was last filled (low bits of ms) */
+    uint32_t out_ms;                     /* when the socket last took output, or
+                                            reading paused (low bits of ms) */
     union {                              /* the endpoint's own per-connection state */
         uint64_t u64;
         void    *ptr;
@@ -124,8 +128,14 @@ void conn_send_copy(struct conn *c, const void *p, size_t n);
  * the messages one connection gets in a batch (broadcasts, joins) take one
  * writev. */
 void conn_send_msg(struct conn *c, struct msg *m);
+/* The same for a message that is one whole frame of its own (a broadcast):
+ * conn_drop_frames() may drop it while none of it is written. */
+void conn_send_frame(struct conn *c, struct msg *m);
 /* Send a complete control frame ahead of queued data. */
 void conn_send_urgent(struct conn *c, const void *p, size_t n);
+/* Drop the whole frames not yet begun (conn_send_frame) from c's output:
+ * a slow consumer's backlog, before its Close. */
+void conn_drop_frames(struct conn *c);
 /* Write what was gathered for c; queue what the socket does not take. */
 void conn_flush(struct conn *c);
 /* Write what was gathered and what was corked, whichever connection it is
@@ -138,6 +148,13 @@ static inline size_t conn_pending(const struct conn *c)
 {
     return c->out.bytes;
 }
+
+/* Backpressure. Whatever c is sent (replies, pongs, HTTP responses,
+ * broadcasts), once its backlog passes min(max_pending / 2, 1 MiB) it is no
+ * longer read, so that a peer that sends and never reads costs a bounded
+ * amount of memory; it is read again when the backlog is down to a quarter.
+ * Stalled: paused, and the socket took nothing for stall_timeout_ms. */
+bool conn_output_stalled(const struct conn *c);
 
 /* --- the end -------------------------------------------------------------- */
 

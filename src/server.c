@@ -679,6 +679,10 @@ static int setup(const struct server_config *cfg)
     server.env.header_timeout_ms = (uint32_t)cfg->header_timeout_ms;
     server.env.ping_interval_ms = (uint32_t)cfg->ping_interval_ms;
     server.env.close_timeout_ms = (uint32_t)cfg->close_timeout_ms;
+    /* A client paused for its backlog that takes nothing for a ping
+     * interval is as good as gone (30 s when keepalive is off). */
+    server.env.stall_timeout_ms = (uint32_t)(cfg->ping_interval_ms ? cfg->ping_interval_ms
+                                                                   : 30000);
     server.env.rate_limit = (uint32_t)cfg->rate_limit;
     server.access = (struct access_rules){ cfg->token, cfg->allow_origin };
     stats_init(server.env.now_ms, (uint32_t)cfg->tick_ms);

@@ -162,6 +162,12 @@ ssize_t tls_writev(struct tls_conn *t, const struct iovec *iov_in, int count)
     return (ssize_t)done;
 }
 
+size_t tls_pending(const struct tls_conn *t)
+{
+    int n = SSL_pending(t->ssl);
+    return n > 0 ? (size_t)n : 0;
+}
+
 bool tls_wants_write(const struct tls_conn *t)
 {
     return t->want_write;

@@ -28,6 +28,8 @@ ssize_t tls_writev(struct tls_conn *t, const struct iovec *iov, int count);
 /* The last call stopped because TLS must write first (a handshake message):
  * wait for the socket to be writable, then read again. */
 bool tls_wants_write(const struct tls_conn *t);
+/* Bytes OpenSSL has decrypted and not handed over yet (epoll cannot see them). */
+size_t tls_pending(const struct tls_conn *t);
 /* Send close_notify, best effort. */
 void tls_close_notify(struct tls_conn *t);
 void tls_free(struct tls_conn *t);
@@ -54,6 +56,7 @@ static inline ssize_t tls_writev(struct tls_conn *t, const struct iovec *iov, in
     return -1;
 }
 static inline bool tls_wants_write(const struct tls_conn *t) { (void)t; return false; }
+static inline size_t tls_pending(const struct tls_conn *t) { (void)t; return 0; }
 static inline void tls_close_notify(struct tls_conn *t) { (void)t; }
 static inline void tls_free(struct tls_conn *t) { (void)t; }
 

@@ -132,10 +132,13 @@ void ws_send_msg(struct conn *c, struct msg *m, size_t payload_len)
     if (!may_send(c))
         return;
     count_out(c, payload_len);
-    conn_send_msg(c, m);
+    conn_send_frame(c, m);
 }
 
-/* A control frame goes ahead of queued data (SPEC: never delayed). */
+/* A ping or pong goes ahead of queued data (never delayed behind a
+ * backlog, README); a Close goes behind it: it is the last frame we send,
+ * so everything queued before it still reaches the peer (§5.5.1: no data
+ * frame after a Close). */
 static void send_control(struct conn *c, enum ws_opcode opcode, const uint8_t *payload,
                          size_t len)
 {
@@ -147,7 +150,10 @@ static void send_control(struct conn *c, enum ws_opcode opcode, const uint8_t *p
     memcpy(frame + h, payload, len);
     if (client)
         wsframe_mask(frame + h, len, key, 0);
-    conn_send_urgent(c, frame, h + len);
+    if (opcode == WS_OP_CLOSE)
+        conn_send_copy(c, frame, h + len);
+    else
+        conn_send_urgent(c, frame, h + len);
 }
 
 static void send_close(struct conn *c, uint16_t code, const char *reason)
@@ -167,6 +173,22 @@ static void send_close(struct conn *c, uint16_t code, const char *reason)
     c->close_code = code;
 }
 
+/* A peer that does not take its output: drop the whole frames it has not
+ * begun (the memory, and what would keep our Close from it), send Close
+ * 1008 behind what must still go (the rest of a frame on the wire, replies
+ * queued in pieces), and close once that is out or the peer stops taking
+ * it. Counted and logged. */
+static void close_slow_consumer(struct conn *c, const char *reason)
+{
+    stats.slow_consumers++;
+    log_warn("slow consumer %s on /%s: %zu bytes queued; closing: %s",
+             peer_name(c), c->ep->name, conn_pending(c), reason);
+    conn_drop_frames(c);
+    send_close(c, WS_CLOSE_POLICY, reason);
+    c->end_reason = reason;
+    conn_finish(c);
+}
+
 bool ws_can_push(struct conn *c)
 {
     if (c->phase != CONN_WS)
@@ -176,15 +198,7 @@ bool ws_can_push(struct conn *c)
      * own doing, and conn.c stops reading it while the backlog is large. */
     if (limit == 0 || conn_pending(c) <= limit || c == c->env->reading)
         return true;
-    stats.slow_consumers++;
-    log_warn("slow consumer %s on /%s: %zu bytes queued, over --max-pending; closing",
-             peer_name(c), c->ep->name, conn_pending(c));
-    /* Not reading, so a goodbye would sit behind the backlog: drop the queue
-     * (that is the memory to free), try one Close, and go. */
-    outq_clear(&c->out);
-    send_close(c, WS_CLOSE_POLICY, "slow consumer: output queue over limit");
-    conn_flush(c);
-    conn_abort(c, "slow consumer");
+    close_slow_consumer(c, "slow consumer: output queue over limit");
     return false;
 }
 
@@ -469,6 +483,10 @@ void ws_tick(struct conn *c)
 {
     uint32_t interval = c->env->ping_interval_ms;
     uint64_t now = c->env->now_ms;
+    if (c->phase == CONN_WS && conn_output_stalled(c)) {
+        close_slow_consumer(c, "not reading: output over --max-pending");
+        return;
+    }
     if (c->phase != CONN_WS || interval == 0)
         return;
     if (c->ping_outstanding) {
