@@ -20,7 +20,9 @@
 
 #define SCRATCH_BYTES      (256 * 1024)
 #define BATCH_IOVS         64
-#define BATCH_COPY_BYTES   (16 * 1024)
+#define BATCH_COPY_BYTES   (64 * 1024)
+_Static_assert(CONN_RESERVE_MAX <= BATCH_COPY_BYTES, "a reservation fits the batch");
+#define INLINE_BYTES       2048            /* smaller payloads are copied, not referenced */
 #define PAUSE_READ_BYTES   (1024 * 1024)   /* own output backlog that stops reading */
 #define READ_ROUNDS        8
 
@@ -431,7 +433,8 @@ static void batch_add(struct conn *c, const void *p, size_t n, struct msg *m, bo
     batch.frame[batch.count] = frame;
     batch.count++;
     batch.bytes += n;
-    note_backlog(c);
+    if (m || n > INLINE_BYTES)   /* references can be large; copies are bounded */
+        note_backlog(c);
 }
 
 /* Behind whatever c has queued: the batch could not take it. */
@@ -443,8 +446,16 @@ static void queue_copy(struct conn *c, const void *p, size_t n)
     note_backlog(c);
 }
 
+/* Small payloads are copied next to their headers: a batch of small
+ * frames becomes one contiguous piece, so one write sends it (an iovec per
+ * 16-byte piece costs the kernel more than the copy, and 64 pieces would
+ * split the batch into several system calls). */
 void conn_send(struct conn *c, const void *p, size_t n)
 {
+    if (n <= INLINE_BYTES) {
+        conn_send_copy(c, p, n);
+        return;
+    }
     if (c->phase == CONN_CLOSED || n == 0)
         return;
     if (batch_claim(c))
@@ -468,24 +479,39 @@ static void send_large_copy(struct conn *c, const void *p, size_t n)
         note_backlog(c);
 }
 
+uint8_t *conn_reserve(struct conn *c, size_t n)
+{
+    if (c->phase == CONN_CLOSED || n == 0 || n > CONN_RESERVE_MAX)
+        return NULL;
+    if (batch.owner == c && batch.copy_len + n > BATCH_COPY_BYTES)
+        conn_flush(c);
+    if (!batch_claim(c))
+        return NULL;
+    uint8_t *dst = batch.copy + batch.copy_len;
+    batch.copy_len += n;
+    struct iovec *last = batch.count ? &batch.iov[batch.count - 1] : NULL;
+    if (last && (uint8_t *)last->iov_base + last->iov_len == dst) {
+        last->iov_len += n;      /* contiguous copies are one piece */
+        batch.bytes += n;        /* bounded by the copy buffer: no backlog check */
+    } else {
+        batch_add(c, dst, n, NULL, false);
+    }
+    return dst;
+}
+
 void conn_send_copy(struct conn *c, const void *p, size_t n)
 {
     if (c->phase == CONN_CLOSED || n == 0)
         return;
-    if (n > BATCH_COPY_BYTES) {
+    if (n > CONN_RESERVE_MAX) {
         send_large_copy(c, p, n);
         return;
     }
-    if (batch.owner == c && batch.copy_len + n > BATCH_COPY_BYTES)
-        conn_flush(c);
-    if (!batch_claim(c)) {
-        queue_copy(c, p, n);
-        return;
-    }
-    uint8_t *dst = batch.copy + batch.copy_len;
-    memcpy(dst, p, n);
-    batch.copy_len += n;
-    batch_add(c, dst, n, NULL, false);
+    uint8_t *dst = conn_reserve(c, n);
+    if (dst)
+        memcpy(dst, p, n);
+    else
+        queue_copy(c, p, n);     /* behind what is queued */
 }
 
 static void queue_msg(struct conn *c, struct msg *m, bool frame)

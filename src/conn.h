@@ -122,6 +122,12 @@ struct conn *conn_new(struct conn_env *env, int fd, size_t size, enum conn_role 
 void conn_send(struct conn *c, const void *p, size_t n);
 /* Send a copy of p[0..n) (small, short-lived data: headers, formatted JSON). */
 void conn_send_copy(struct conn *c, const void *p, size_t n);
+/* Room for n <= CONN_RESERVE_MAX bytes at the end of c's output, to be
+ * filled now (before anything else is sent), or NULL if the output must take
+ * another path (queued behind a backlog, closed): then send a copy instead.
+ * Small frames built in place are one contiguous write with their neighbours. */
+#define CONN_RESERVE_MAX 4096
+uint8_t *conn_reserve(struct conn *c, size_t n);
 /* Send a shared message; the connection takes its own reference. To a
  * connection other than the one whose input is being handled, it is queued
  * ("corked") and written after the reactor's batch of events, so that all

@@ -94,7 +94,15 @@ void ws_send_with_tail(struct conn *c, enum ws_opcode opcode, const void *body, 
         return;
     }
     uint8_t hdr[WSFRAME_MAX_HEADER];
-    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, body_len + tail_len, NULL));
+    size_t h = wsframe_write_header(hdr, true, opcode, body_len + tail_len, NULL);
+    uint8_t *frame = conn_reserve(c, h + body_len + tail_len);
+    if (frame) {                 /* small: built in place, one piece with its neighbours */
+        memcpy(frame, hdr, h);
+        memcpy(frame + h, body, body_len);
+        memcpy(frame + h + body_len, tail, tail_len);
+        return;
+    }
+    conn_send_copy(c, hdr, h);
     conn_send(c, body, body_len);
     conn_send_copy(c, tail, tail_len);
 }
