@@ -83,9 +83,16 @@ static ssize_t io_read(struct conn *c, void *buf, size_t n)
     return c->tls ? tls_read(c->tls, buf, n) : read(c->watch.fd, buf, n);
 }
 
+/* sendmsg() rather than writev(): a socket call skips the file layer's
+ * position lock, which is a measurable share of a small write. */
 static ssize_t io_writev(struct conn *c, const struct iovec *iov, int count)
 {
-    return c->tls ? tls_writev(c->tls, iov, count) : writev(c->watch.fd, iov, count);
+    if (c->tls)
+        return tls_writev(c->tls, iov, count);
+    if (count == 1)
+        return send(c->watch.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)count };
+    return sendmsg(c->watch.fd, &mh, MSG_NOSIGNAL);
 }
 
 /* --- creation and the end ----------------------------------------------- */
