@@ -122,8 +122,11 @@ valgrind: $(BIN) tls-build
 	    $(PYTEST) -m unittest discover -s test/int -p 'test_*.py'
 
 # --- other builds ------------------------------------------------------
+# Small: no unwind tables (C needs none) and unused functions dropped.
+STATIC_OPT = -Os -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections
 static:
-	$(MAKE) B=build/static BIN=wspulse-static CC=musl-gcc OPT=-Os LDFLAGS=-static wspulse-static
+	$(MAKE) B=build/static BIN=wspulse-static CC=musl-gcc OPT="$(STATIC_OPT)" \
+	    LDFLAGS="-static -Wl,--gc-sections" wspulse-static
 	strip wspulse-static
 	@ls -l wspulse-static
 
