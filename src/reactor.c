@@ -96,6 +96,49 @@ void reactor_defer_free(struct reactor *r, void (*free_fn)(void *), void *p)
     r->deferred = d;
 }
 
+void reactor_later(struct reactor *r, struct reactor_later *l)
+{
+    if (l->armed)
+        return;
+    l->armed = true;
+    l->next = r->later;
+    r->later = l;
+}
+
+/* The list is taken whole: what is armed while it runs waits for the next
+ * batch, so a function that re-arms itself cannot hold the loop. */
+static void run_later(struct reactor *r)
+{
+    struct reactor_later *l = r->later;
+    r->later = NULL;
+    while (l) {
+        struct reactor_later *next = l->next;
+        l->armed = false;
+        l->fn(l);
+        l = next;
+    }
+}
+
+/* after_batch may close connections, and freeing them (their last words to
+ * others) may give after_batch more to do; the later work runs once, when
+ * the frees are done, and after_batch writes what it sent. */
+static void finish_batch(struct reactor *r)
+{
+    bool later_done = false;
+    for (;;) {
+        if (r->after_batch)
+            r->after_batch();
+        if (r->deferred) {
+            run_deferred(r);
+            continue;
+        }
+        if (later_done || !r->later)
+            return;
+        run_later(r);
+        later_done = true;
+    }
+}
+
 static void dispatch(struct reactor_watch *w, uint32_t events)
 {
     /* Errors and hang-ups are reported as readable: the read sees them. */
@@ -111,22 +154,15 @@ int reactor_run(struct reactor *r)
     struct epoll_event events[REACTOR_BATCH];
     r->stopping = false;
     while (!r->stopping) {
-        int n = epoll_wait(r->epfd, events, REACTOR_BATCH, -1);
+        /* Later work waiting: poll, do not sleep. */
+        int n = epoll_wait(r->epfd, events, REACTOR_BATCH, r->later ? 0 : -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -1;
         for (int i = 0; i < n; i++)
             dispatch(events[i].data.ptr, events[i].events);
-        /* after_batch may close connections, and freeing them (their last
-         * words to others) may give after_batch more to do. */
-        for (;;) {
-            if (r->after_batch)
-                r->after_batch();
-            if (!r->deferred)
-                break;
-            run_deferred(r);
-        }
+        finish_batch(r);
     }
     return 0;
 }

@@ -32,13 +32,23 @@ struct reactor_timer {
 
 struct reactor_deferred;
 
+/* Work done once at the end of a batch however many events asked for it
+ * (a room's joins and leaves told in one notice). Embed it in the object
+ * that owns the work; the reactor allocates nothing for it. */
+struct reactor_later {
+    struct reactor_later *next;
+    void (*fn)(struct reactor_later *l);
+    bool armed;
+};
+
 struct reactor {
     int  epfd;
     bool stopping;
     struct reactor_deferred *deferred;   /* freed after the current batch */
+    struct reactor_later *later;         /* armed: run at the end of the batch */
     /* Called after every batch of events, before and after the deferred
-     * frees: the place for work that is cheaper done once for many events
-     * (optional). */
+     * frees and after the reactor_later work: the place for work that is
+     * cheaper done once for many events, such as writing output (optional). */
     void (*after_batch)(void);
 };
 
@@ -57,6 +67,14 @@ void reactor_close(struct reactor *r, struct reactor_watch *w);
 /* Call free_fn(p) after the current batch of events (or, outside
  * reactor_run, at the end of the next batch or in reactor_fini). */
 void reactor_defer_free(struct reactor *r, void (*free_fn)(void *), void *p);
+
+/* Call l->fn(l) once after the current batch, after its deferred frees (so
+ * it sees every connection that closed in the batch) and before after_batch
+ * writes the output (so what it sends goes out in the same round). Arming an
+ * armed l does nothing. Armed from within a later function, it runs after the
+ * next batch, and the loop does not sleep meanwhile: long work done a slice
+ * per batch lets every other event in between. */
+void reactor_later(struct reactor *r, struct reactor_later *l);
 
 /* A timerfd that fires every interval_ns, its schedule fixed at the start so
  * ticks never drift (the kernel counts from the first expiry, not from when
