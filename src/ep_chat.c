@@ -4,13 +4,23 @@
  * copy and no allocation per recipient. Client strings are decoded (every
  * JSON escape undone) and encoded again, so what goes out is always valid,
  * canonically escaped JSON whatever a client sent. Errors are answered with
- * {"type":"error"} and the connection stays open (SPEC). */
+ * {"type":"error"} and the connection stays open (SPEC).
+ *
+ * Joins and leaves cost the others one delivery per batch, not one per
+ * event: they are counted, and at the end of the reactor's batch the new
+ * members get their welcome and everyone else one notice (SPEC's text for a
+ * single join or leave, "3 clients joined, 2 left." for several). A notice
+ * to a big room is written a slice of members per batch, so that a client
+ * looping connect and reset cannot hold the loop for the length of a
+ * fan-out; what happens meanwhile goes into the next notice. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
 #include "endpoint.h"
 #include "json.h"
+#include "reactor.h"
 #include "stats.h"
 #include "ws.h"
 
@@ -19,6 +29,13 @@
 /* A decoded string is never longer than its JSON source, and escaping at
  * most sextuples it (a control byte becomes \u00XX). */
 #define CHAT_OUT_BYTES   (6 * CHAT_MAX_MESSAGE + 512)
+/* Members a notice is written to per batch: about a millisecond of writes,
+ * the most one churning client may delay anybody else's answer. */
+#define CHAT_NOTICE_SLICE 256
+
+/* c->ep_state.u64: has the member had its welcome? Members join at the
+ * head of the list, so the ones still waiting for it come first. */
+enum { CHAT_UNWELCOMED = 0, CHAT_WELCOMED = 1 };
 
 static struct {
     struct conn_list members;
@@ -26,6 +43,13 @@ static struct {
     char decoded[CHAT_MAX_MESSAGE];
     char sender[CHAT_MAX_MESSAGE];
     char out[CHAT_OUT_BYTES];
+    /* Join and leave notices (see the top of the file). */
+    struct reactor *reactor;     /* the loop the room lives in */
+    struct reactor_later later;  /* notices_on_batch_end, armed by any change */
+    size_t joined, left;         /* not told yet */
+    struct msg *notice;          /* being delivered, or NULL */
+    size_t notice_len;           /* its payload bytes */
+    struct conn *cursor;         /* the next member to get it */
 } chat;
 
 static void put_timestamp(struct json_writer *w)
@@ -52,13 +76,13 @@ static size_t format_message(const char *type, const char *text, size_t text_len
     return n < 0 ? 0 : (size_t)n;
 }
 
-/* Encode once, share among every member (but skip one, if given). */
-static void broadcast(const char *json, size_t len, const struct conn *skip)
+/* Encode once, share among every member. */
+static void broadcast(const char *json, size_t len)
 {
     struct msg *m = ws_frame_msg(WS_OP_TEXT, json, len);
     for (struct conn *c = chat.members.head, *next; c; c = next) {
         next = c->peer_next;
-        if (c == skip || !ws_can_push(c))
+        if (!ws_can_push(c))
             continue;
         ws_send_msg(c, m, len);  /* corked: written once per callback */
     }
@@ -84,30 +108,150 @@ static void reply_error(struct conn *c, const char *what)
         reply(c, buf, (size_t)n);
 }
 
-static void system_message(struct conn *only, const struct conn *skip, const char *text)
+/* "N client(s) online." after text, into line[0..cap). */
+static size_t online_line(char *line, size_t cap, const char *text)
 {
-    char line[256];
-    snprintf(line, sizeof line, "%s %zu client(s) online.", text, chat.members.count);
-    size_t n = format_message("system", line, strlen(line), NULL, 0);
-    if (only)
-        reply(only, chat.out, n);
+    int n = snprintf(line, cap, "%s %zu client(s) online.", text, chat.members.count);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* SPEC's own words for one join or one leave; a count of each otherwise. */
+static size_t notice_line(char *line, size_t cap, size_t joined, size_t left)
+{
+    char text[96];
+    if (joined == 1 && left == 0)
+        snprintf(text, sizeof text, "A new client has joined the chat.");
+    else if (joined == 0 && left == 1)
+        snprintf(text, sizeof text, "A client has left the chat.");
+    else if (left == 0)
+        snprintf(text, sizeof text, "%zu clients joined.", joined);
+    else if (joined == 0)
+        snprintf(text, sizeof text, "%zu clients left.", left);
     else
-        broadcast(chat.out, n, skip);
+        snprintf(text, sizeof text, "%zu client%s joined, %zu left.", joined,
+                 joined == 1 ? "" : "s", left);
+    return online_line(line, cap, text);
+}
+
+/* A system message encoded once, to be shared by its recipients. */
+static struct msg *system_msg(const char *line, size_t line_len, size_t *payload_len)
+{
+    *payload_len = format_message("system", line, line_len, NULL, 0);
+    return ws_frame_msg(WS_OP_TEXT, chat.out, *payload_len);
+}
+
+/* The members waiting for a welcome (the head of the list) get it, with
+ * the count as it is now. Returns the first member that already had it. */
+static struct conn *welcome_new_members(void)
+{
+    struct conn *c = chat.members.head;
+    if (!c || c->ep_state.u64 != CHAT_UNWELCOMED)
+        return c;
+    char line[160];
+    size_t len, n = online_line(line, sizeof line,
+                                "Welcome! You are now connected to the broadcast server.");
+    struct msg *m = system_msg(line, n, &len);
+    for (; c && c->ep_state.u64 == CHAT_UNWELCOMED; c = c->peer_next) {
+        c->ep_state.u64 = CHAT_WELCOMED;
+        if (ws_can_push(c))
+            ws_send_msg(c, m, len);
+    }
+    msg_unref(m);
+    return c;
+}
+
+/* Welcome the new members and start the notice to the others, if there is
+ * anything to tell and anybody to tell it to. */
+static void notice_begin(void)
+{
+    if (chat.notice || (chat.joined == 0 && chat.left == 0))
+        return;
+    struct conn *first = welcome_new_members();
+    char line[160];
+    size_t n = notice_line(line, sizeof line, chat.joined, chat.left);
+    chat.joined = chat.left = 0;
+    if (first) {
+        chat.notice = system_msg(line, n, &chat.notice_len);
+        chat.cursor = first;
+    }
+}
+
+/* Write the notice to at most limit more members (corked: the reactor
+ * writes each member's output once, after the batch). Members who joined
+ * since it began sit before the cursor: theirs is the next one. */
+static void notice_deliver(size_t limit)
+{
+    for (size_t i = 0; chat.cursor && i < limit; i++) {
+        struct conn *c = chat.cursor;
+        chat.cursor = c->peer_next;
+        if (ws_can_push(c))
+            ws_send_msg(c, chat.notice, chat.notice_len);
+    }
+    if (chat.notice && !chat.cursor) {
+        msg_unref(chat.notice);
+        chat.notice = NULL;
+    }
+}
+
+static bool notices_pending(void)
+{
+    return chat.notice || chat.joined || chat.left;
+}
+
+/* The end of a batch: one slice of the notice, and again after the next
+ * batch until everything is told. */
+static void notices_on_batch_end(struct reactor_later *l)
+{
+    (void)l;
+    notice_begin();
+    notice_deliver(CHAT_NOTICE_SLICE);
+    if (notices_pending())
+        reactor_later(chat.reactor, &chat.later);
+}
+
+/* Tell everything now: before a chat message goes out, so that no member
+ * reads it before a notice of what happened earlier (nor a new member
+ * before its welcome). As costly as the message's own fan-out, at most. */
+static void notices_finish(void)
+{
+    while (notices_pending()) {
+        notice_begin();
+        notice_deliver(SIZE_MAX);
+    }
+}
+
+static void notices_schedule(struct conn *c)
+{
+    chat.reactor = c->env->reactor;
+    chat.later.fn = notices_on_batch_end;
+    reactor_later(chat.reactor, &chat.later);
 }
 
 static void chat_on_open(struct conn *c)
 {
     conn_list_add(&chat.members, c);
     stats.chat_online = chat.members.count;
-    system_message(c, NULL, "Welcome! You are now connected to the broadcast server.");
-    system_message(NULL, c, "A new client has joined the chat.");
+    c->ep_state.u64 = CHAT_UNWELCOMED;
+    chat.joined++;
+    notices_schedule(c);
 }
 
 static void chat_on_close(struct conn *c)
 {
+    if (chat.cursor == c)
+        chat.cursor = c->peer_next;
     conn_list_remove(&chat.members, c);
     stats.chat_online = chat.members.count;
-    system_message(NULL, NULL, "A client has left the chat.");
+    chat.left++;
+    if (chat.members.count == 0) {   /* nobody left to tell */
+        if (chat.notice)
+            msg_unref(chat.notice);
+        chat.notice = NULL;
+        chat.cursor = NULL;
+        chat.joined = chat.left = 0;
+        return;
+    }
+    notices_schedule(c);
 }
 
 /* --- the message types ------------------------------------------------- */
@@ -137,10 +281,11 @@ static void relay(struct conn *c, const struct json_member *m, int n, const char
         sender = sender_key ? "anonymous" : "broadcast";
         sender_len = (ssize_t)strlen(sender);
     }
+    notices_finish();            /* before chat.out holds the message */
     size_t len = format_message("message", chat.decoded, (size_t)text_len, sender,
                                 (size_t)sender_len);
     chat.relayed++;
-    broadcast(chat.out, len, NULL);
+    broadcast(chat.out, len);
 }
 
 static void pong(struct conn *c)
@@ -181,6 +326,8 @@ static void custom(struct conn *c, const struct json_member *m, int n)
 
 static void chat_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, size_t len)
 {
+    if (c->ep_state.u64 == CHAT_UNWELCOMED)
+        notices_finish();        /* its welcome comes before any answer */
     struct json_member m[CHAT_MAX_MEMBERS];
     int n = opcode == WS_OP_TEXT ? json_parse_object((const char *)data, len, m, CHAT_MAX_MEMBERS)
                                  : -1;
