@@ -190,6 +190,7 @@ static void server_defaults(struct server_config *cfg)
         .ws_root = "chat",
         .max_message = 16u << 20,
         .max_pending = 4u << 20,
+        .max_conn_rate_per_ip = 100,
         .ping_interval_ms = SEC(30),
         .header_timeout_ms = SEC(10),
         .close_timeout_ms = SEC(5),
@@ -222,6 +223,20 @@ static bool ws_root_ok(const char *name)
     static const char *const allowed[] = { "chat", "rpc", "echo", "ticks" };
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
         if (strcmp(name, allowed[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Was --name given ("--name VALUE" or "--name=VALUE")? For a default
+ * that differs from any value one can give: --max-conn-rate-per-ip leaves
+ * loopback peers (a reverse proxy on this machine, the benchmarks) alone
+ * unless it is given. */
+static bool option_given(int argc, char **argv, int first, const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = first; i < argc; i++)
+        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, len) == 0
+            && (argv[i][2 + len] == '\0' || argv[i][2 + len] == '='))
             return true;
     return false;
 }
@@ -269,6 +284,8 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
           "WebSocket connections at once; more get 503 (0: open-file limit)" },
         { "max-conns-per-ip", "N", CONFIG_UINT, &cfg->max_conns_per_ip, 0, 10000000,
           "connections from one IP address (0: no limit)" },
+        { "max-conn-rate-per-ip", "N", CONFIG_UINT, &cfg->max_conn_rate_per_ip, 0, 1000000,
+          "new connections a second from one IP; more get 429" },
         { "max-pending", "BYTES", CONFIG_BYTES, &cfg->max_pending, 4096, 1u << 30,
           "output queued for a client that is not reading; past it, it is closed" },
         { "rate-limit", "N", CONFIG_UINT, &cfg->rate_limit, 0, 1000000,
@@ -302,6 +319,7 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
     };
     *done = false;
     int n = config_parse(opts, argc, argv, first, NULL, 0, NULL);
+    cfg->conn_rate_loopback = option_given(argc, argv, first, "max-conn-rate-per-ip");
     if (n == -2) {
         server_usage(opts);
         *done = true;

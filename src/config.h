@@ -48,6 +48,8 @@ struct server_config {
     uint64_t max_message;
     uint64_t max_conns;          /* 0: as many as the open-file limit allows */
     uint64_t max_conns_per_ip;   /* 0: no limit */
+    uint64_t max_conn_rate_per_ip;   /* new connections a second, 0: no limit */
+    bool     conn_rate_loopback;     /* it binds loopback peers too (given) */
     uint64_t max_pending;
     uint64_t rate_limit;         /* messages per second per connection, 0: none */
     uint64_t ping_interval_ms;

@@ -84,8 +84,67 @@ void ipcount_remove(struct ipcount *t, const uint8_t ip[16])
     }
 }
 
+/* --- the rate of new connections -------------------------------------- */
+
+static size_t rate_find(const struct ipcount_rate_slot *slots, size_t cap, const uint8_t ip[16])
+{
+    size_t mask = cap - 1, i = hash(ip) & mask;
+    while (slots[i].tat_us && memcmp(slots[i].ip, ip, 16) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Rebuild without the addresses whose bucket is full again (no deletions
+ * otherwise, so no tombstones), doubling until the live ones fill at most a
+ * quarter: the next rebuild is then as far off as this one's cost. */
+static void rate_rebuild(struct ipcount *t, uint64_t now_us)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < t->rate_cap; i++)
+        live += t->rate[i].tat_us > now_us;
+    size_t cap = t->rate_cap ? t->rate_cap : 64;
+    while ((live + 1) * 4 > cap)
+        cap *= 2;
+    struct ipcount_rate_slot *slots = calloc(cap, sizeof *slots);
+    if (!slots) {
+        fprintf(stderr, "wspulse: out of memory (per-IP rate table)\n");
+        abort();
+    }
+    for (size_t i = 0; i < t->rate_cap; i++)
+        if (t->rate[i].tat_us > now_us)
+            slots[rate_find(slots, cap, t->rate[i].ip)] = t->rate[i];
+    free(t->rate);
+    t->rate = slots;
+    t->rate_cap = cap;
+    t->rate_used = live;
+}
+
+/* GCRA: each connection moves the address's time on by 1/per_s second;
+ * one is allowed while that time is at most a second (the burst) ahead. */
+bool ipcount_rate_allow(struct ipcount *t, const uint8_t ip[16], uint64_t now_us, uint32_t per_s,
+                        uint32_t *retry_s)
+{
+    assert(now_us > 0 && per_s > 0);
+    if ((t->rate_used + 1) * 2 > t->rate_cap)
+        rate_rebuild(t, now_us);
+    struct ipcount_rate_slot *s = &t->rate[rate_find(t->rate, t->rate_cap, ip)];
+    uint64_t interval_us = 1000000 / per_s ? 1000000 / per_s : 1;
+    uint64_t tat = s->tat_us > now_us ? s->tat_us : now_us;
+    if (tat + interval_us > now_us + 1000000) {
+        *retry_s = (uint32_t)((tat + interval_us - now_us - 1000000 + 999999) / 1000000);
+        return false;
+    }
+    if (s->tat_us == 0) {
+        memcpy(s->ip, ip, 16);
+        t->rate_used++;
+    }
+    s->tat_us = tat + interval_us;
+    return true;
+}
+
 void ipcount_free(struct ipcount *t)
 {
     free(t->slots);
+    free(t->rate);
     *t = (struct ipcount){0};
 }

@@ -485,16 +485,45 @@ static void refuse_for_lack_of_fds(int listen_fd)
     server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/* Loopback peers are this machine: the benchmarks, or a reverse proxy in
+ * front that makes every client one address. */
+static bool is_loopback(const uint8_t ip[16])
+{
+    static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+    static const uint8_t v6_loopback[16] = { [15] = 1 };
+    return (memcmp(ip, v4_mapped, 12) == 0 && ip[12] == 127)
+        || memcmp(ip, v6_loopback, 16) == 0;
+}
+
+/* Over --max-conn-rate-per-ip? Then the answer says when to come back. A
+ * client looping connect and reset costs everybody the room's notices. */
+static bool over_conn_rate(const struct conn *c, char *retry_after, size_t cap)
+{
+    uint32_t per_s = (uint32_t)server.cfg->max_conn_rate_per_ip, retry_s;
+    if (per_s == 0 || (!server.cfg->conn_rate_loopback && is_loopback(c->peer.ip)))
+        return false;
+    if (ipcount_rate_allow(&server.per_ip, c->peer.ip, clock_mono_ns() / 1000, per_s, &retry_s))
+        return false;
+    snprintf(retry_after, cap, "Retry-After: %u\r\n", (unsigned)retry_s);
+    return true;
+}
+
 /* A new connection counts against its address; one over the per-IP
- * limit is told so at once and closed. */
+ * limits is told so at once and closed. */
 static void admit_connection(struct conn *c)
 {
     uint32_t n = ipcount_add(&server.per_ip, c->peer.ip);
     c->deadline_ms = server.env.now_ms + server.cfg->header_timeout_ms;
+    char retry_after[48];
     if (server.cfg->max_conns_per_ip && n > server.cfg->max_conns_per_ip) {
         stats.refused_full++;
         respond_error(c, 429, "too many connections from your address (--max-conns-per-ip)",
                       "Retry-After: 5\r\n", false);
+        conn_flush(c);
+    } else if (over_conn_rate(c, retry_after, sizeof retry_after)) {
+        stats.conn_rate_limited++;
+        respond_error(c, 429, "too many new connections from your address "
+                      "(--max-conn-rate-per-ip)", retry_after, false);
         conn_flush(c);
     }
 }

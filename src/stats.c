@@ -104,6 +104,7 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_member_uint(&w, "ping_timeouts", stats.ping_timeouts);
     json_member_uint(&w, "rate_limited", stats.rate_limited);
     json_member_uint(&w, "refused_full", stats.refused_full);
+    json_member_uint(&w, "conn_rate_limited", stats.conn_rate_limited);
     json_member_uint(&w, "ticks", stats.tick_count);
     json_member_uint(&w, "chat_online", stats.chat_online);
     json_member_object(&w, "sensor");
@@ -233,6 +234,9 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
             stats.rate_limited);
     counter(&t, "refused_full_total", "Connections refused with 503 at --max-conns.",
             stats.refused_full);
+    counter(&t, "conn_rate_limited_total",
+            "Connections refused with 429 over --max-conn-rate-per-ip.",
+            stats.conn_rate_limited);
     family(&t, "chat_online", "gauge", "Clients in the chat room.");
     put(&t, "wspulse_chat_online %" PRIu64 "\n", stats.chat_online);
     family(&t, "sensor_running", "gauge", "1 while the sensor acquires.");
