@@ -58,7 +58,7 @@ _Static_assert(sizeof(struct conn) <= 256, "idle connection over 256 bytes");
 
 static bool wants_input(const struct conn *c)
 {
-    return c->phase != CONN_CLOSED && c->phase != CONN_FLUSHING && !c->read_paused;
+    return c->phase != CONN_CLOSED && !c->read_paused;
 }
 
 /* A paused reader is watched for writability even with an empty queue: the
@@ -178,22 +178,6 @@ static void set_deadline(struct conn *c)
     c->deadline_ms = t ? c->env->now_ms + t : 0;
 }
 
-void conn_finish(struct conn *c)
-{
-    if (c->phase == CONN_CLOSED)
-        return;
-    conn_flush(c);
-    if (c->phase == CONN_CLOSED)
-        return;
-    if (outq_empty(&c->out)) {
-        conn_abort(c, c->end_reason ? c->end_reason : "closed");
-        return;
-    }
-    c->phase = CONN_FLUSHING;
-    set_deadline(c);
-    update_watch(c);
-}
-
 static void shut_down_writing(struct conn *c)
 {
     if (!c->shut_wr && c->tls)
@@ -283,10 +267,6 @@ static void after_output(struct conn *c)
     if (!c->read_paused && pending > pause_threshold(c)) {
         c->read_paused = true;
         c->out_ms = (uint32_t)c->env->now_ms;
-    }
-    if (pending == 0 && c->phase == CONN_FLUSHING) {
-        conn_abort(c, c->end_reason ? c->end_reason : "closed");
-        return;
     }
     if (pending == 0 && c->phase == CONN_LINGER)
         shut_down_writing(c);
@@ -754,7 +734,6 @@ static void tick_one(struct conn *c)
             c->hooks->on_tick(c);
         break;
     case CONN_CLOSING:
-    case CONN_FLUSHING:
     case CONN_LINGER:
         /* Our last frames may be many (a drain delivers the whole queue
          * before the Close): the wait counts from the peer's last progress. */

@@ -31,8 +31,7 @@ enum conn_phase {
     CONN_HTTP,                   /* reading a request (server) or response (client) */
     CONN_WS,                     /* WebSocket open */
     CONN_CLOSING,                /* our Close sent, waiting for the peer's (§7.1.2) */
-    CONN_FLUSHING,               /* closing handshake done: close once output is out */
-    CONN_LINGER,                 /* failed: flush, shut down writing, drain input */
+    CONN_LINGER,                 /* ending: flush, shut down writing, drain input */
     CONN_CLOSED,                 /* gone; freed after the current batch */
 };
 
@@ -166,16 +165,15 @@ bool conn_output_stalled(const struct conn *c);
 
 /* Close the socket now, no goodbye (the peer is gone or hopeless). */
 void conn_abort(struct conn *c, const char *reason);
-/* Send what is queued, then close; used when the closing handshake is done. */
-void conn_finish(struct conn *c);
 /* Send what is queued, shut down writing, and discard input until the peer
- * closes or close_timeout_ms passes: the graceful end of a failed request or
- * connection, so that our last words are not lost to a TCP reset. */
+ * closes or close_timeout_ms passes: the end of a closing handshake, a failed
+ * request or connection, so that our last words are not lost to a TCP reset
+ * (closing with unread input would send one). */
 void conn_linger(struct conn *c);
 
 static inline bool conn_is_closing(const struct conn *c)
 {
-    return c->phase >= CONN_FLUSHING;
+    return c->phase >= CONN_LINGER;
 }
 
 /* --- lists of connections (an endpoint's clients) ---------------------- */

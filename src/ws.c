@@ -184,8 +184,8 @@ static void send_close(struct conn *c, uint16_t code, const char *reason)
 /* A peer that does not take its output: drop the whole frames it has not
  * begun (the memory, and what would keep our Close from it), send Close
  * 1008 behind what must still go (the rest of a frame on the wire, replies
- * queued in pieces), and close once that is out or the peer stops taking
- * it. Counted and logged. */
+ * queued in pieces), and end once that is out or the peer stops taking it.
+ * Counted and logged. */
 static void close_slow_consumer(struct conn *c, const char *reason)
 {
     stats.slow_consumers++;
@@ -194,7 +194,7 @@ static void close_slow_consumer(struct conn *c, const char *reason)
     conn_drop_frames(c);
     send_close(c, WS_CLOSE_POLICY, reason);
     c->end_reason = reason;
-    conn_finish(c);
+    conn_linger(c);              /* its unread input would turn our FIN into a reset */
 }
 
 bool ws_can_push(struct conn *c)
@@ -421,12 +421,11 @@ static bool on_close_frame(struct conn *c, const uint8_t *p, size_t len)
     } else {
         c->close_code = code == WS_CLOSE_NO_STATUS ? c->close_code : code;
     }
-    /* §7.1.1: the server closes the TCP connection first; a client waits
-     * for the server to do it. */
-    if (c->role == CONN_SERVER)
-        conn_finish(c);
-    else
-        conn_linger(c);
+    /* §7.1.1: the server closes the TCP connection first: its FIN follows
+     * the Close at once. Whatever the peer still sends is read and dropped
+     * until its FIN: closing with unread bytes would reset the connection
+     * and could destroy our Close before the peer reads it. */
+    conn_linger(c);
     return false;
 }
 
