@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh -- build each libFuzzer harness and run it for a bounded time.
 #
-#   test/fuzz/run.sh [SECONDS [NAME...]]   (default 20 s; every harness: http frames json)
+#   test/fuzz/run.sh [SECONDS [NAME...]]   (default 20 s; every harness: http frames json resp)
 #
 # `make fuzz` passes FUZZ_SECONDS.
 #
@@ -18,13 +18,13 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-20}
 case $secs in
-    '' | *[!0-9]*) echo "usage: test/fuzz/run.sh SECONDS [http|frames|json ...]" >&2; exit 2 ;;
+    '' | *[!0-9]*) echo "usage: test/fuzz/run.sh SECONDS [http|frames|json|resp ...]" >&2; exit 2 ;;
 esac
 [ $# -gt 0 ] && shift
-names=${*:-http frames json}
+names=${*:-http frames json resp}
 for name in $names; do
     case $name in
-        http | frames | json) ;;
+        http | frames | json | resp) ;;
         *) echo "run.sh: no harness called $name" >&2; exit 2 ;;
     esac
 done
@@ -43,6 +43,7 @@ modules() {
         http)   echo src/http.c ;;
         frames) echo src/wsframe.c src/utf8.c ;;
         json)   echo src/json.c src/utf8.c ;;
+        resp)   echo src/resp.c ;;
     esac
 }
 options() {
@@ -50,6 +51,7 @@ options() {
         http)   echo -max_len=9000 -dict=test/fuzz/http.dict ;;
         frames) echo -max_len=4096 ;;
         json)   echo -max_len=4096 -dict=test/fuzz/json.dict ;;
+        resp)   echo -max_len=4096 ;;
     esac
 }
 
