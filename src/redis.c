@@ -15,12 +15,12 @@
 #include "redis.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -99,8 +99,8 @@ struct redis *redis_new(struct reactor *reactor, const struct resp_url *url,
  * no callback of any kind comes after it returns. */
 void redis_free(struct redis *r);
 
-/* Queue the command argv[0..argc) (lens[i] bytes each; lens NULL: C strings)
- * with its callback. Written when the socket is writable, after whatever
+/* Queue the command argv[0..argc) (lens[i] bytes each; lens NULL: C strings,
+ * at most 64 of them) with its callback; the bytes are copied at once. Written when the socket is writable, after whatever
  * else was queued in the same batch of events: one write for many
  * commands. Returns 0, or -1 when it is not accepted (not connected, or
  * max_pending / max_output_bytes reached), and then fn is never called. */
