@@ -76,8 +76,12 @@ UNIT_BINS := $(UNITS:%=$(B)/test_%)
 # A leaf that builds on another leaf names it here.
 UNIT_DEPS_outq = src/buf.c
 UNIT_DEPS_access = src/http.c
+# ws.c over a real connection (conn.c on a socketpair); log and stats are stubs.
+UNIT_DEPS_ws = src/conn.c src/outq.c src/buf.c src/wsframe.c src/utf8.c src/reactor.c \
+               src/clock.c src/net.c src/http.c
 $(B)/test_access: src/http.c
 $(B)/test_outq: src/buf.c
+$(B)/test_ws: $(UNIT_DEPS_ws)
 $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/$*.c $(UNIT_DEPS_$*)
 
