@@ -29,9 +29,9 @@
 /* A decoded string is never longer than its JSON source, and escaping at
  * most sextuples it (a control byte becomes \u00XX). */
 #define CHAT_OUT_BYTES   (6 * CHAT_MAX_MESSAGE + 512)
-/* Members a notice is written to per batch: about a millisecond of writes,
- * the most one churning client may delay anybody else's answer. */
-#define CHAT_NOTICE_SLICE 256
+/* Members a notice is written to per batch: a few hundred microseconds of
+ * writes, the most one churning client may delay anybody else's answer. */
+#define CHAT_NOTICE_SLICE 64
 
 /* c->ep_state.u64: has the member had its welcome? Members join at the
  * head of the list, so the ones still waiting for it come first. */
