@@ -154,7 +154,11 @@ def main():
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--churn", action="store_true", help="the join/leave churn case instead")
+    ap.add_argument("--members", type=int, default=4000, help="--churn: /chat members")
     args = ap.parse_args()
+    if args.churn:
+        return churn_main(args)
 
     port = free_port()
     server = subprocess.Popen(["taskset", "-c", "0", BINARY, "--port", str(port),
@@ -248,6 +252,220 @@ def main():
     ok = not failures and stats["slow_consumers_closed"] and server_rc == 0 \
         and fan.get("lost", 1) == 0
     return 0 if ok else 1
+
+
+# --- churn: one client joining and leaving /chat in a loop (issue 15 item 1) ---
+
+CHURN_BEGIN, CHURN_END = "<!-- faults-churn:begin -->", "<!-- faults-churn:end -->"
+UPGRADE = (b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+PING = b"\x81\x8f\x00\x00\x00\x00" + b'{"type":"ping"}'   # masked with a zero key
+
+
+CHURN_IP = "127.0.0.250"                     # an address of its own, apart from the members'
+
+
+def churner(port, stop_at, result):
+    """Connect, upgrade, read the 101, reset (SO_LINGER 0), again, as fast as
+    the server answers; a 429 (past --max-conn-rate-per-ip) is counted and
+    the loop goes on at once, as an abuser would."""
+    os.sched_setaffinity(0, {1})             # off the server's core
+    cycles = refused = errors = 0
+    while time.monotonic() < stop_at:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        try:
+            s.bind((CHURN_IP, 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", port))
+            s.sendall(UPGRADE)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            if head.startswith(b"HTTP/1.1 101"):
+                cycles += 1
+            elif head.startswith(b"HTTP/1.1 429"):
+                refused += 1
+            else:
+                errors += 1
+        except OSError:
+            errors += 1
+        s.close()                            # SO_LINGER 0: a reset
+    result.put((cycles, refused, errors))
+
+
+def ws_frames(sock, buf):
+    """Read one whole server frame's payload (unmasked, < 64 KiB) from sock."""
+    while True:
+        if len(buf) >= 2:
+            n, off = buf[1] & 0x7f, 2
+            if n == 126 and len(buf) >= 4:
+                n, off = int.from_bytes(buf[2:4], "big"), 4
+            if n != 126 and len(buf) >= off + n:
+                payload = bytes(buf[off:off + n])
+                del buf[:off + n]
+                return payload
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the probe")
+        buf += chunk
+
+
+def member_probe(port, stop_at, every_s, result):
+    """A /chat member that sends {"type":"ping"} every every_s and times the
+    pong; the join and leave notices in between are read and counted. On
+    core 1 in a session of its own at autogroup nice -15, so that what it
+    measures is the server's delay, not its own wait for a core shared with
+    the members and the churner (or with other jobs of a shared machine)."""
+    os.sched_setaffinity(0, {1})
+    try:                                     # as bench/isolate.py does
+        os.setsid()
+        with open("/proc/self/autogroup", "w", encoding="ascii") as f:
+            f.write("-15")
+    except OSError:
+        pass
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(UPGRADE)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    buf = bytearray(head[head.index(b"\r\n\r\n") + 4:])
+    samples, notices, counts_ok = [], 0, True
+    while time.monotonic() < stop_at:
+        start = time.perf_counter()
+        s.sendall(PING)
+        while True:
+            payload = ws_frames(s, buf)
+            if b'"pong"' in payload:
+                break
+            notices += 1
+        samples.append((time.perf_counter() - start) * 1000)
+        time.sleep(every_s)
+    s.close()
+    result.put((samples, notices))
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def churn_run(members, duration, server_args):
+    """One run; returns a dict of figures."""
+    port = free_port()
+    server = subprocess.Popen(["taskset", "-c", "0", "/usr/bin/python3",
+                               os.path.join(ROOT, "bench", "isolate.py"), "-20", BINARY,
+                               "--port", str(port), "--log-level", "warn", *server_args],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server.stdout.readline()
+    load = subprocess.Popen(["taskset", "-c", "1", BINARY, "bench", "conns",
+                             f"ws://127.0.0.1:{port}/chat", "-c", str(members), "--hold",
+                             str(duration + 30), "--source-ips", "200", "--json", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while get_stats(port)["chat_online"] < members and time.monotonic() < deadline:
+        time.sleep(0.2)
+    online = get_stats(port)["chat_online"]
+    figures = {}
+    for phase, churn in (("quiet", False), ("churn", True)):
+        stop_at = time.monotonic() + duration
+        probe_q, churn_q = multiprocessing.Queue(), multiprocessing.Queue()
+        probe = multiprocessing.Process(target=member_probe, args=(port, stop_at, 0.005, probe_q))
+        churn_p = multiprocessing.Process(target=churner, args=(port, stop_at, churn_q))
+        cpu0, t0 = cpu_s(server.pid), time.monotonic()
+        probe.start()
+        if churn:
+            churn_p.start()
+        samples, notices = probe_q.get(timeout=duration + 60)
+        cycles, refused, errors = churn_q.get(timeout=60) if churn else (0, 0, 0)
+        cpu, wall = cpu_s(server.pid) - cpu0, time.monotonic() - t0
+        probe.join(5)
+        if churn:
+            churn_p.join(5)
+        figures[phase] = dict(samples=samples, notices=notices, cycles=cycles, refused=refused,
+                              errors=errors, cpu_s=cpu, wall_s=wall)
+    stats = get_stats(port)
+    load.terminate()
+    load.communicate(timeout=30)
+    server.terminate()
+    rc = server.wait(15)
+    figures.update(online=online, stats=stats, rc=rc, log=server.stderr.read())
+    return figures
+
+
+def churn_rows(label, f):
+    q, c = f["quiet"], f["churn"]
+    per_cycle = (c["cpu_s"] - q["cpu_s"] * c["wall_s"] / q["wall_s"]) / c["cycles"] * 1000 \
+        if c["cycles"] else float("nan")
+    return [
+        (f"{label}: /chat members held", f["online"]),
+        (f"{label}: churn cycles (connect, upgrade, reset) / 429s / errors",
+         f"{c['cycles']} ({c['cycles'] / c['wall_s']:.0f}/s) / {c['refused']} / {c['errors']}"),
+        (f"{label}: server CPU, quiet / churning (% of a core)",
+         f"{100 * q['cpu_s'] / q['wall_s']:.0f} / {100 * c['cpu_s'] / c['wall_s']:.0f}"),
+        (f"{label}: server CPU per churn cycle (ms, over quiet)", f"{per_cycle:.2f}"),
+        (f"{label}: notices the probe member read (churning)", c["notices"]),
+        (f"{label}: member ping→pong, quiet: n, p50 / p99 (ms)",
+         f"{len(q['samples'])}, {percentile(q['samples'], 50):.2f} / "
+         f"{percentile(q['samples'], 99):.2f}"),
+        (f"{label}: member ping→pong, churning: n, p50 / p99 / max (ms)",
+         f"{len(c['samples'])}, {percentile(c['samples'], 50):.2f} / "
+         f"{percentile(c['samples'], 99):.2f} / {max(c['samples'] or [0]):.2f}"),
+        (f"{label}: conn_rate_limited (/stats), server exit status",
+         f"{f['stats'].get('conn_rate_limited', 'n/a')}, {f['rc']}"),
+    ]
+
+
+def churn_main(args):
+    """The churn case: --members reading /chat members (`wspulse bench conns`
+    on core 1, from 16 source addresses), the server on core 0; a member
+    probe times ping→pong every 5 ms for --duration seconds quiet, then as
+    long again while one client (one address of its own) churns. First with
+    the defaults, which leave loopback peers unlimited: the churner goes as
+    fast as the server answers, the worst case for the notices; then with
+    --max-conn-rate-per-ip 20 given, which binds loopback too (the members
+    come from 200 addresses, 20 each, so they connect within the burst)."""
+    runs = [("defaults", []), ("--max-conn-rate-per-ip 20",
+                                ["--max-conn-rate-per-ip", "20"])]
+    rows, ok = [], True
+    for label, server_args in runs:
+        f = churn_run(args.members, args.duration, server_args)
+        rows += churn_rows(label, f)
+        ok = ok and f["rc"] == 0 and percentile(f["churn"]["samples"], 99) < 5.0
+        ok = ok and f["online"] == args.members
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    section = [CHURN_BEGIN, "### Join/leave churn (`bench/faults.py --churn`)", "",
+               f"Command: `bench/faults.py --churn --members {args.members} "
+               f"--duration {args.duration:g} --write`  ",
+               f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}; "
+               f"{time.strftime('%Y-%m-%d')}. Server on core 0 at autogroup nice -20 "
+               "(bench/isolate.py, as `make bench`); the members, the churning client and "
+               "the probe member (autogroup nice -15) on core 1.", "",
+               "| what | figure |", "|---|---|"]
+    section += [f"| {k} | {v} |" for k, v in rows]
+    section.append(CHURN_END)
+    text = "\n".join(section) + "\n"
+    print(text)
+    if args.write:
+        write_section(CHURN_BEGIN, CHURN_END, text)
+    return 0 if ok else 1
+
+
+def write_section(begin, end, text):
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    old = open(path).read() if os.path.exists(path) else ""
+    if begin in old:
+        old = old[:old.index(begin)] + text + old[old.index(end) + len(end) + 1:]
+    else:
+        old = old + ("\n" if old else "") + text
+    with open(path, "w") as f:
+        f.write(old)
 
 
 if __name__ == "__main__":
