@@ -52,6 +52,8 @@ struct raw_opts {                /* what needs checking before it goes into opts
     const char *max_failures;
     uint64_t subscribers;
     bool text;
+    const char *cacert;          /* wss:// */
+    bool insecure;
 };
 
 static void usage(FILE *f, const struct config_option *table)
@@ -59,7 +61,7 @@ static void usage(FILE *f, const struct config_option *table)
     fprintf(f,
         "usage: wspulse bench MODE [URL] [options]\n\n"
         "Load for a WebSocket server. URL defaults to " DEFAULT_URL "; a URL without\n"
-        "a path gets the mode's (/echo, /chat, /ws).\n\n"
+        "a path gets the mode's (/echo, /chat, /ws); wss:// needs make TLS=1.\n\n"
         "modes:\n"
         "  echo        C connections x --in-flight messages of --size bytes to /echo,\n"
         "              every echo checked byte for byte: msg/s, MB/s, latency\n"
@@ -108,6 +110,8 @@ static int option_table(struct config_option *t, struct bench_opts *o, struct ra
         { "tick-ms", "MS", CONFIG_UINT, &o->tick_ms, 1, 3600000, "ticks: the server's --tick-ms" },
         { "max-failures", "N|P%", CONFIG_STRING, &raw->max_failures, 0, 0,
           "connect failures tolerated before exit status 1" },
+        { "cacert", "FILE", CONFIG_STRING, &raw->cacert, 0, 0, WSCLIENT_CACERT_HELP },
+        { "insecure", NULL, CONFIG_FLAG, &raw->insecure, 0, 0, WSCLIENT_INSECURE_HELP },
         { 0 },
     };
     int n = (int)(sizeof table / sizeof table[0]) - 1;
@@ -187,14 +191,15 @@ static int check_files(const struct bench_opts *o)
     return 0;
 }
 
-/* URL, path, source addresses, threads, limits. */
-static int check_opts(struct bench_opts *o, const char *url)
+/* URL, TLS, path, source addresses, threads, limits. With wss:// every
+ * connection of every thread makes its own TLS session from one context. */
+static int check_opts(struct bench_opts *o, const struct raw_opts *raw, const char *url)
 {
     const char *why;
     if (ws_url_parse(url, &o->url, &why) < 0)
         return bad("bad URL", why);
-    if (o->url.tls)
-        return bad("wss:// is not supported by bench", NULL);
+    if (wsclient_tls_setup("bench", &o->url, raw->cacert, raw->insecure) != 0)
+        return 2;
     if (strcmp(o->url.path, "/") == 0)
         snprintf(o->url.path, sizeof o->url.path, "%s", o->mode->path);
     ws_url_format(&o->url, o->url_text, sizeof o->url_text);
@@ -247,7 +252,7 @@ static int parse_options(struct bench_opts *o, int argc, char **argv, bool *done
     int rc = parse_max_failures(raw.max_failures, o);
     if (rc)
         return rc;
-    rc = check_opts(o, pos[1] ? pos[1] : DEFAULT_URL);
+    rc = check_opts(o, &raw, pos[1] ? pos[1] : DEFAULT_URL);
     if (rc)
         return rc;
     *done = false;

@@ -194,7 +194,9 @@ static void on_fail(struct conn *c, const char *why)
         begin_notice();
         show("cannot connect (");
         show_safe(why, strlen(why));
-        show("); not retrying: is the URL right?");
+        show(((struct wsclient *)c)->untrusted
+             ? "); not retrying: --cacert FILE trusts another CA, --insecure skips the check"
+             : "); not retrying: is the URL right?");
         end_line();
         session.exit_status = 1;
         session.quitting = true;
@@ -688,7 +690,7 @@ static void usage(const struct config_option *opts)
 {
     printf("usage: wspulse connect [URL | --host ADDR --port N] [--name N]\n\n"
            "Chat in the /chat room of a wspulse server (default URL %s;\n"
-           "a URL without a path means /chat).\n"
+           "a URL without a path means /chat; wss:// needs a build with make TLS=1).\n"
            "Without --name, asks for a username. Reconnects by itself, with backoff.\n\n",
            CONNECT_DEFAULT_URL);
     config_print_options(stdout, opts);
@@ -697,22 +699,26 @@ static void usage(const struct config_option *opts)
         if (commands[i].help)
             printf("  %s\n", commands[i].help);
     printf("\nExit status: 0 after /quit, /exit, end of input or Ctrl+C; 1 if no\n"
-           "username was given or the server refused with a 4xx status (such as 404:\n"
-           "no chat there); 2 for a bad option or URL. Refused connections and 5xx\n"
-           "answers are retried.\n");
+           "username was given, the server refused with a 4xx status (such as 404:\n"
+           "no chat there) or its certificate is not trusted (wss://); 2 for a bad\n"
+           "option or URL. Refused connections, other TLS failures and 5xx answers\n"
+           "are retried.\n");
 }
 
 /* Returns 0 to go on, or the exit status. */
 static int parse_args(int argc, char **argv)
 {
-    const char *name = NULL, *host = NULL;
+    const char *name = NULL, *host = NULL, *cacert = NULL;
     uint64_t port = 0;
+    bool insecure = false;
     const struct config_option opts[] = {
         { "name", "N", CONFIG_STRING, &name, 0, 0, "username in the room (else asked for)" },
         { "host", "ADDR", CONFIG_STRING, &host, 0, 0,
           "server address instead of a URL (default " WSCLIENT_DEFAULT_HOST ")" },
         { "port", "N", CONFIG_UINT, &port, 1, 65535,
           "server port instead of a URL (default 8970)" },
+        { "cacert", "FILE", CONFIG_STRING, &cacert, 0, 0, WSCLIENT_CACERT_HELP },
+        { "insecure", NULL, CONFIG_FLAG, &insecure, 0, 0, WSCLIENT_INSECURE_HELP },
         { 0 },
     };
     char *positional[1] = { NULL };
@@ -735,6 +741,8 @@ static int parse_args(int argc, char **argv)
         return 2;
     }
     ws_url_format(&session.url, session.url_text, sizeof session.url_text);
+    if (wsclient_tls_setup("connect", &session.url, cacert, insecure) != 0)
+        return 2;
     if (name && !take_name(name, strlen(name))) {
         config_error("connect", "name", "must be 1 to 64 printable characters");
         return 2;

@@ -153,7 +153,9 @@ static void on_fail(struct conn *c, const char *why)
     mon.failed++;
     if (wsclient_refused_for_good(c)) {
         printable(why, mon.refused, sizeof mon.refused);
-        fprintf(stderr, "wspulse monitor: %s: %s\n", mon.url_text, mon.refused);
+        fprintf(stderr, "wspulse monitor: %s: %s%s\n", mon.url_text, mon.refused,
+                ((struct wsclient *)c)->untrusted
+                ? " (--cacert FILE trusts another CA, --insecure skips the check)" : "");
         finish();
         return;
     }
@@ -421,7 +423,7 @@ static void usage(const struct config_option *opts)
 {
     printf("usage: wspulse monitor [URL | --host ADDR --port N] [options]\n\n"
            "Watch a wspulse timestamp stream (default URL %s; a URL without a\n"
-           "path means /ws) and report every\n"
+           "path means /ws; wss:// needs a build with make TLS=1) and report every\n"
            "gap between messages longer than --gap-ms, with the messages missed.\n"
            "Reconnects by itself, with backoff capped at 1 s so that a gap is measured\n"
            "close to the outage; a gap across a reconnect runs from the\n"
@@ -432,15 +434,17 @@ static void usage(const struct config_option *opts)
     config_print_options(stdout, opts);
     printf("\nExit status: 0 if at most --max-gaps gaps were seen (the default 0 allows\n"
            "none) and at least one message arrived; 1 otherwise, and at once when the\n"
-           "server refuses with a 4xx status (such as 404: no stream there); 2 for a bad\n"
-           "option or URL. Refused connections and 5xx answers are retried.\n");
+           "server refuses with a 4xx status (such as 404: no stream there) or its\n"
+           "certificate is not trusted (wss://); 2 for a bad option or URL. Refused\n"
+           "connections, other TLS failures and 5xx answers are retried.\n");
 }
 
 /* Returns 0 to go on, -1 after --help, or the exit status. */
 static int parse_args(int argc, char **argv)
 {
-    const char *host = NULL;
+    const char *host = NULL, *cacert = NULL;
     uint64_t port = 0;
+    bool insecure = false;
     mon.gap_ms = 150;
     const struct config_option opts[] = {
         { "gap-ms", "MS", CONFIG_UINT, &mon.gap_ms, 1, 3600000,
@@ -455,6 +459,8 @@ static int parse_args(int argc, char **argv)
           "server address instead of a URL (default " WSCLIENT_DEFAULT_HOST ")" },
         { "port", "N", CONFIG_UINT, &port, 1, 65535,
           "server port instead of a URL (default 8970)" },
+        { "cacert", "FILE", CONFIG_STRING, &cacert, 0, 0, WSCLIENT_CACERT_HELP },
+        { "insecure", NULL, CONFIG_FLAG, &insecure, 0, 0, WSCLIENT_INSECURE_HELP },
         { 0 },
     };
     char *positional[1] = { NULL };
@@ -477,7 +483,7 @@ static int parse_args(int argc, char **argv)
         return 2;
     }
     ws_url_format(&mon.url, mon.url_text, sizeof mon.url_text);
-    return 0;
+    return wsclient_tls_setup("monitor", &mon.url, cacert, insecure);
 }
 
 int cli_monitor(int argc, char **argv)

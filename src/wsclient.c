@@ -2,8 +2,11 @@
  * runs wsclient's own callback instead of conn.c's: a connect that fails
  * later (refused, unreachable) is then a reason to try the next address of
  * the name, not the end, and the fd is swapped under the same struct, so the
- * caller's pointer stays good. Once connected, conn.c's callbacks come back,
- * the request goes out, and the rest is an ordinary connection. */
+ * caller's pointer stays good. For wss:// another callback of ours then
+ * drives the TLS handshake, watching whichever way OpenSSL waits. Once
+ * connected (TCP, then TLS), conn.c's callbacks come back, the request goes
+ * out, and the rest is an ordinary connection: conn.c reads and writes
+ * through c->tls. */
 #include "wsclient.h"
 
 #include <signal.h>
@@ -14,6 +17,7 @@
 
 #include "clock.h"
 #include "stats.h"
+#include "tls.h"
 #include "ws.h"
 
 /* --- URLs ------------------------------------------------------------------ */
@@ -117,6 +121,32 @@ void ws_url_format(const struct ws_url *url, char *out, size_t cap)
              v6 ? "]" : "", url->port, url->path);
 }
 
+/* --- TLS ------------------------------------------------------------------------ */
+
+int wsclient_tls_setup(const char *prog, const struct ws_url *url, const char *ca_file,
+                       bool insecure)
+{
+    const char *err = NULL, *what = "";
+    if (!url->tls && (ca_file || insecure))
+        err = "--cacert and --insecure are for wss:// URLs";
+    else if (!url->tls)
+        return 0;
+    else if (!tls_available())
+        err = "wss:// needs TLS, and this binary was built without it (make TLS=1)";
+    else if (ca_file && insecure)
+        err = "--cacert and --insecure contradict each other";
+    else if (tls_setup_client(ca_file, insecure, &err) < 0)
+        what = ca_file ? "--cacert: " : "cannot load the system's CA certificates: ";
+    if (err) {
+        fprintf(stderr, "wspulse %s: %s%s\n", prog, what, err);
+        return 2;
+    }
+    if (insecure)
+        fprintf(stderr, "wspulse %s: warning: --insecure: the server's certificate is not "
+                "verified; anyone on the path can read and change the traffic\n", prog);
+    return 0;
+}
+
 /* --- the connection ---------------------------------------------------------- */
 
 static struct wsclient *client_of(struct conn *c)
@@ -159,8 +189,9 @@ static ssize_t client_on_http(struct conn *c, const uint8_t *buf, size_t len)
 
 bool wsclient_refused_for_good(const struct conn *c)
 {
-    int code = ((const struct wsclient *)c)->status;
-    return code >= 400 && code < 500 && code != 408 && code != 429;
+    const struct wsclient *wc = (const struct wsclient *)c;
+    int code = wc->status;
+    return wc->untrusted || (code >= 400 && code < 500 && code != 408 && code != 429);
 }
 
 size_t wsclient_visible(const char *s, size_t len, char *out, size_t cap)
@@ -252,19 +283,15 @@ static bool try_next_address(struct wsclient *wc, const char **why)
     return false;
 }
 
-/* Connected: conn.c takes over the socket, and the request goes out. */
-static void client_connected(struct wsclient *wc)
+/* TCP and TLS are up: conn.c takes over the socket, and the request goes out. */
+static void send_request(struct wsclient *wc)
 {
     struct conn *c = &wc->conn;
-    net_addrs_free(wc->addrs);
-    wc->addrs = NULL;
-    wc->next_addr = NULL;
     c->watch.ops = wc->conn_ops;
     if (reactor_modify(c->env->reactor, &c->watch, true, false) < 0) {
         conn_abort(c, "cannot watch the socket");
         return;
     }
-    net_set_nodelay(c->watch.fd);
     char request[4096];
     size_t n = handshake_client_request(request, sizeof request, wc->url->host, wc->url->port,
                                         wc->url->path, wc->key, wc->extra_headers);
@@ -274,6 +301,56 @@ static void client_connected(struct wsclient *wc)
     }
     conn_send_copy(c, request, n);
     conn_flush(c);
+}
+
+/* wss://: one step of the TLS handshake, on every wake-up until it is done. */
+static void client_on_tls(struct reactor_watch *w)
+{
+    struct wsclient *wc = (struct wsclient *)w;   /* the watch is first in both */
+    struct conn *c = &wc->conn;
+    char why[120];
+    switch (tls_handshake(c->tls, why, sizeof why)) {
+    case TLS_HANDSHAKE_DONE:
+        send_request(wc);
+        return;
+    case TLS_HANDSHAKE_AGAIN: {
+        bool out = tls_wants_write(c->tls);
+        if (reactor_modify(c->env->reactor, w, !out, out) < 0)
+            conn_abort(c, "cannot watch the socket");
+        return;
+    }
+    case TLS_HANDSHAKE_UNTRUSTED:
+        wc->untrusted = true;
+        snprintf(wc->why, sizeof wc->why, "%.90s for %.64s", why, wc->url->host);
+        break;
+    case TLS_HANDSHAKE_FAILED:
+        snprintf(wc->why, sizeof wc->why, "%s", why);
+        break;
+    }
+    conn_abort(c, wc->why);
+}
+
+static const struct reactor_ops tls_handshake_ops = { client_on_tls, client_on_tls };
+
+/* TCP is connected: the request goes out, after a TLS handshake for wss://. */
+static void client_connected(struct wsclient *wc)
+{
+    struct conn *c = &wc->conn;
+    net_addrs_free(wc->addrs);
+    wc->addrs = NULL;
+    wc->next_addr = NULL;
+    net_set_nodelay(c->watch.fd);
+    if (!wc->url->tls) {
+        send_request(wc);
+        return;
+    }
+    c->tls = tls_new_client(c->watch.fd, wc->url->host);
+    if (!c->tls) {
+        conn_abort(c, "cannot start TLS");
+        return;
+    }
+    c->watch.ops = &tls_handshake_ops;
+    client_on_tls(&c->watch);    /* the ClientHello goes out now */
 }
 
 /* The connect has an outcome (or a wake-up meant for the fd before). */
@@ -296,10 +373,6 @@ struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url
                                   const struct wsclient_handler *handler, const char *bind_ip,
                                   const char *extra_headers, const char **err)
 {
-    if (url->tls) {
-        *err = "wss:// needs a build with TLS=1";
-        return NULL;
-    }
     if (bind_ip && strlen(bind_ip) >= sizeof ((struct wsclient *)0)->bind_ip) {
         *err = "bad local address";
         return NULL;

@@ -1,8 +1,10 @@
 /* wsclient.h -- the client side of RFC 6455, shared by `connect`, `monitor`
- * and `bench`: URL parsing, a non-blocking connect, the opening handshake
- * with Sec-WebSocket-Accept checked (§4.1), then the same conn.c and ws.c as
- * the server, in the client role (frames masked with fresh random keys,
- * masked server frames refused); and the backoff schedule for reconnecting. */
+ * and `bench`: URL parsing, a non-blocking connect, for wss:// a TLS
+ * handshake (tls.h: the server's certificate and name checked), the opening
+ * handshake with Sec-WebSocket-Accept checked (§4.1), then the same conn.c
+ * and ws.c as the server, in the client role (frames masked with fresh
+ * random keys, masked server frames refused); and the backoff schedule for
+ * reconnecting. */
 #ifndef WSCLIENT_H
 #define WSCLIENT_H
 
@@ -37,11 +39,25 @@ int ws_url_from_args(struct ws_url *url, const char *text, const char *host, uin
 /* "ws://host:port/path" back as text (cap >= 2400 is always enough). */
 void ws_url_format(const struct ws_url *url, char *out, size_t cap);
 
+/* For a client about to connect to url (prog names it in messages:
+ * "monitor"): with wss://, set up TLS once for every connection of the
+ * process, trusting ca_file (NULL: the system's CAs), or with insecure
+ * checking nothing (a warning on stderr says so, once). Returns 0, or 2 (a
+ * bad option, said in one line on stderr): wss:// in a build without TLS
+ * (make TLS=1), an unreadable ca_file, ca_file with insecure, either with
+ * ws://. */
+int wsclient_tls_setup(const char *prog, const struct ws_url *url, const char *ca_file,
+                       bool insecure);
+/* The help text of --cacert and --insecure, for the option tables. */
+#define WSCLIENT_CACERT_HELP   "wss://: trust the CAs in this PEM file, not the system's"
+#define WSCLIENT_INSECURE_HELP "wss://: do not verify the server's certificate (testing only)"
+
 /* What the user of a client connection provides. ep.on_message receives
  * messages, ep.on_open runs after the handshake, ep.on_close after the
  * connection is gone (c->close_code and c->end_reason say how). on_fail
  * runs instead of all of them when the connection never opened: refused,
- * timed out, or a non-101 answer (why then quotes the status line). */
+ * timed out, a failed TLS handshake ("certificate verify failed: REASON
+ * for HOST"), or a non-101 answer (why then quotes the status line). */
 struct wsclient_handler {
     struct endpoint ep;
     void (*on_fail)(struct conn *c, const char *why);
@@ -54,7 +70,8 @@ struct wsclient {                /* embed first in a bigger struct if needed */
     char key[HANDSHAKE_KEY_LEN + 1];
     char why[160];               /* a handshake failure, or the server's Close */
     bool peer_closed;            /* the server sent Close first */
-    /* While TCP connects (wsclient.c): the addresses left to try. */
+    bool untrusted;              /* wss:// certificate or name not trusted */
+    /* While TCP (and TLS) connect (wsclient.c): the addresses left to try. */
     const struct reactor_ops *conn_ops;   /* conn.c's, put back once connected */
     struct addrinfo *addrs;               /* NULL once connected */
     const struct addrinfo *next_addr;
@@ -65,7 +82,8 @@ struct wsclient {                /* embed first in a bigger struct if needed */
 
 /* Start connecting to url; size >= sizeof(struct wsclient). Every address
  * the host name resolves to is tried in turn until one accepts (localhost
- * may be ::1 first while the server listens on 127.0.0.1 only). bind_ip (or
+ * may be ::1 first while the server listens on 127.0.0.1 only); with wss://
+ * the TLS handshake follows on that one (wsclient_tls_setup() first). bind_ip (or
  * NULL) picks the local address. extra_headers (or NULL) go into the
  * request, each line ending in \r\n. url and extra_headers must stay valid
  * until the connection opens or fails. The handshake must finish within
@@ -75,10 +93,13 @@ struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url
                                   const struct wsclient_handler *handler, const char *bind_ip,
                                   const char *extra_headers, const char **err);
 
-/* True when a connection failed with an HTTP answer that retrying will not
- * change (a 4xx such as 404 or 403): the address or the request is wrong.
- * Refused connections and 5xx (a server restarting) are worth retrying, and
- * so are 408 and 429, which say "later". */
+/* True when a connection failed in a way that retrying will not change: an
+ * HTTP answer such as 404 or 403 (the address or the request is wrong), or
+ * a certificate not trusted for the host (wc->untrusted; a certificate is
+ * not replaced in the seconds of a backoff, and a client that retries an
+ * untrusted server forever hides the problem). Refused connections, other
+ * TLS failures and 5xx (a server or load balancer restarting) are worth
+ * retrying, and so are 408 and 429, which say "later". */
 bool wsclient_refused_for_good(const struct conn *c);
 
 /* Copy len bytes of text from a server into out (cap bytes, NUL-terminated)
