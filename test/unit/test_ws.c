@@ -56,16 +56,21 @@ static struct conn_env env;
 static struct conn *conn;
 static int client_fd;            /* the test's end: the "client" */
 
-static void start(void)
+static void start_as(enum conn_role role)
 {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
     CHECK(reactor_init(&reactor) == 0);
     conn_env_init(&env, &reactor);
-    conn = conn_new(&env, sv[0], sizeof *conn, CONN_SERVER, &hooks, NULL);
+    conn = conn_new(&env, sv[0], sizeof *conn, role, &hooks, NULL);
     client_fd = sv[1];
     memset(&got, 0, sizeof got);
     ws_open(conn, &ep);
+}
+
+static void start(void)
+{
+    start_as(CONN_SERVER);
 }
 
 static void finish(void)
@@ -371,6 +376,22 @@ static void test_after_our_close(void)
     finish();
 }
 
+/* §5.5: our own Close stays within 125 bytes, however long the reason. */
+static void test_our_close_within_125(void)
+{
+    char reason[200];
+    memset(reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    uint8_t out[256];
+    bool eof;
+    start();
+    ws_close(conn, WS_CLOSE_NORMAL, reason);
+    CHECK_EQ(output(out, sizeof out, &eof), 2 + 125);
+    CHECK_EQ(out[1], 125);
+    CHECK(!eof);                             /* waiting for the peer's Close */
+    finish();
+}
+
 /* --- limits -------------------------------------------------------------- */
 
 static void test_message_over_limit(void)
@@ -405,6 +426,49 @@ static void test_message_at_limit(void)
     finish();
 }
 
+/* --- the client role (§5.1, §5.3) --------------------------------------- */
+
+/* Every client frame is masked, each with a fresh key. */
+static void test_client_masks_its_frames(void)
+{
+    uint8_t out[64];
+    bool eof;
+    start_as(CONN_CLIENT);
+    ws_send(conn, WS_OP_TEXT, "Hello", 5);
+    ws_send(conn, WS_OP_TEXT, "Hello", 5);
+    conn_flush_pending();
+    CHECK_EQ(output(out, sizeof out, &eof), 2 * 11);
+    for (int i = 0; i < 2; i++) {
+        uint8_t *f = out + 11 * i;
+        CHECK_EQ(f[0], 0x81);
+        CHECK_EQ(f[1], 0x80 | 5);            /* the mask bit */
+        wsframe_mask(f + 6, 5, f + 2, 0);
+        CHECK_MEM(f + 6, 5, "Hello", 5);
+    }
+    CHECK(memcmp(out + 2, out + 13, 4) != 0);
+    finish();
+}
+
+/* A client fails a masked frame from the server, with its own Close masked. */
+static void test_client_fails_masked_server_frame(void)
+{
+    struct script s = {0};
+    add_str(&s, true, WS_OP_TEXT, "x");      /* masked, as only a client may */
+    uint8_t out[64];
+    bool eof;
+    start_as(CONN_CLIENT);
+    feed(&s, s.len);
+    CHECK_EQ(got.count, 0);
+    size_t len = output(out, sizeof out, &eof);
+    CHECK(len >= 8);
+    CHECK_EQ(out[0], 0x88);
+    CHECK_EQ(out[1] & 0x80, 0x80);
+    wsframe_mask(out + 6, len - 6, out + 2, 0);
+    CHECK_EQ(out[6] << 8 | out[7], WS_CLOSE_PROTOCOL);
+    CHECK(eof);
+    finish();
+}
+
 int main(void)
 {
     test_ping_between_fragments();
@@ -426,7 +490,10 @@ int main(void)
     test_empty_close_answered_empty();
     test_nothing_after_failing();
     test_after_our_close();
+    test_our_close_within_125();
     test_message_over_limit();
     test_message_at_limit();
+    test_client_masks_its_frames();
+    test_client_fails_masked_server_frame();
     return check_report("ws");
 }
