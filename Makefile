@@ -47,8 +47,8 @@ endif
 OBJS := $(SRCS:src/%.c=$(B)/%.o) $(B)/www.o
 WWW  := $(sort $(wildcard www/*))
 
-.PHONY: all run deps test unit int conformance clients browser valgrind static fuzz bench \
-        install clean tls-build
+.PHONY: all run deps test rfc-table unit int conformance clients browser valgrind static fuzz \
+        bench install clean tls-build
 all: $(BIN)
 
 $(BIN): $(OBJS)
@@ -79,7 +79,9 @@ UNIT_DEPS_access = src/http.c
 # ws.c over a real connection (conn.c on a socketpair); log and stats are stubs.
 UNIT_DEPS_ws = src/conn.c src/outq.c src/buf.c src/wsframe.c src/utf8.c src/reactor.c \
                src/clock.c src/net.c src/http.c
+UNIT_DEPS_handshake = src/http.c src/base64.c src/sha1.c
 $(B)/test_access: src/http.c
+$(B)/test_handshake: $(UNIT_DEPS_handshake)
 $(B)/test_outq: src/buf.c
 $(B)/test_ws: $(UNIT_DEPS_ws)
 $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
@@ -87,6 +89,11 @@ $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do ./$$t || fail=1; done; exit $$fail
+
+# docs/rfc6455.md and docs/tour.md against the code: every cited function
+# still there with its RFC section, every named test still there.
+rfc-table:
+	$(PYTHON) test/check_rfc_table.py
 
 # The real binary on a free port, driven by Debian's python3-websockets, raw
 # sockets, tmux (the terminal clients) and Chromium (the pages). The wss://
@@ -114,7 +121,7 @@ browser: $(BIN) tls-build
 deps:
 	@sh test/deps.sh
 
-TESTS := unit int conformance clients browser
+TESTS := rfc-table unit int conformance clients browser
 test: deps
 	$(MAKE) --no-print-directory $(TESTS)
 
