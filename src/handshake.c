@@ -21,7 +21,7 @@ void handshake_accept(const char *key, size_t key_len, char *accept)
 {
     struct sha1_ctx ctx;
     uint8_t digest[SHA1_DIGEST_LEN];
-    sha1_init(&ctx);
+    sha1_init(&ctx);                     /* §4.2.2 item 5.4: base64(SHA-1(key + GUID)) */
     sha1_update(&ctx, key, key_len);
     sha1_update(&ctx, ws_guid, sizeof ws_guid - 1);
     sha1_final(&ctx, digest);
@@ -41,7 +41,7 @@ int handshake_check(const struct http_request *req, char *accept, const char **w
     const struct http_span *version = http_header_get(req, "Sec-WebSocket-Version");
     const struct http_span *key = http_header_get(req, "Sec-WebSocket-Key");
     *why = NULL;
-    if (!http_span_eq(&req->method, "GET"))                      /* item 1 */
+    if (!http_span_eq(&req->method, "GET"))                      /* §4.2.1 item 1 */
         *why = "a WebSocket handshake must be a GET";
     else if (req->minor_version < 1)                             /* item 1 */
         *why = "a WebSocket handshake needs HTTP/1.1";
@@ -85,6 +85,8 @@ size_t handshake_client_request(char *out, size_t cap, const char *host, unsigne
                                 const char *path, const char *key, const char *extra)
 {
     bool v6 = strchr(host, ':') != NULL;   /* an IPv6 literal needs brackets */
+    /* §4.1 items 1-9: a GET of HTTP/1.1 with Host, Upgrade, Connection, the
+     * key and version 13; Origin only from browsers (item 8). */
     int n = snprintf(out, cap,
                      "GET %s HTTP/1.1\r\n"
                      "Host: %s%s%s:%u\r\n"

@@ -41,13 +41,13 @@ static int decode_length(const uint8_t *hdr, uint64_t *len, size_t *at)
     if (len7 == 126) {
         *len = (uint64_t)hdr[2] << 8 | hdr[3];
         *at = 4;
-        return *len < 126 ? WSFRAME_ERR_LENGTH : 0;
+        return *len < 126 ? WSFRAME_ERR_LENGTH : 0;     /* §5.2: not minimal */
     }
     *len = 0;
     for (int i = 0; i < 8; i++)
         *len = *len << 8 | hdr[2 + i];
     *at = 10;
-    if (*len >> 63 || *len <= 0xFFFF)
+    if (*len >> 63 || *len <= 0xFFFF)    /* §5.2: top bit set, or not minimal */
         return WSFRAME_ERR_LENGTH;
     return 0;
 }
