@@ -340,7 +340,7 @@ static void client_connected(struct wsclient *wc)
     wc->addrs = NULL;
     wc->next_addr = NULL;
     net_set_nodelay(c->watch.fd);
-    if (!wc->url->tls) {
+    if (!wc->url->tls) {         /* §4.1: for wss://, TLS before the request */
         send_request(wc);
         return;
     }
