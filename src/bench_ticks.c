@@ -2,7 +2,7 @@
  * duration. Each tick's arrival is compared with the previous one on the
  * same connection: a gap is an inter-arrival time over --gap-ms, jitter is
  * |inter-arrival - --tick-ms|. The server numbers each connection's ticks
- * ("message_count" from 1 with no holes, SPEC), so a hole is a lost tick,
+ * ("message_count" from 1 with no holes, README), so a hole is a lost tick,
  * which fails the run; gaps alone do not (a stall is what this mode is for
  * finding, and the summary says how many). */
 #include <string.h>

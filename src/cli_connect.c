@@ -1,5 +1,5 @@
 /* cli_connect.c -- `wspulse connect [URL] [--name N]`: the terminal chat
- * client of SPEC.md for /chat. One reactor watches stdin (the lines typed),
+ * client of /chat (README "Messages"). One reactor watches stdin (the lines typed),
  * the WebSocket (the room's messages) and a sweep timer (deadlines,
  * keepalive, reconnecting with wsclient.h's backoff); nothing blocks but the
  * name lookup when a connection starts.
@@ -29,7 +29,7 @@
 #define SWEEP_MS            100
 #define LINE_MAX_BYTES      16384          /* one typed line */
 #define NAME_MAX_BYTES      64
-#define ROOM_MAX_MESSAGE    (64u << 10)    /* SPEC: what /chat accepts */
+#define ROOM_MAX_MESSAGE    (64u << 10)    /* README: what /chat accepts */
 #define RECV_MAX_MESSAGE    (1u << 20)     /* what we accept from the server */
 #define MAX_MEMBERS         24
 #define PINGS_MAX           8              /* /ping answers awaited at once */

@@ -1,6 +1,6 @@
 /* clock.h -- the two clocks: monotonic for intervals and deadlines (immune to
  * the wall clock being set), and the wall clock for what people read.
- * Formatting is local time, as SPEC.md's messages show it. No I/O. */
+ * Formatting is local time, as the README's messages show it. No I/O. */
 #ifndef CLOCK_H
 #define CLOCK_H
 

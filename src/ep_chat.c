@@ -1,14 +1,14 @@
-/* ep_chat.c -- /chat: a broadcast room speaking the JSON of SPEC.md.
+/* ep_chat.c -- /chat: a broadcast room speaking the JSON of README "Messages".
  * A message for everyone is encoded once, as a whole frame, into one
  * refcounted struct msg that every member's output holds a reference to: no
  * copy and no allocation per recipient. Client strings are decoded (every
  * JSON escape undone) and encoded again, so what goes out is always valid,
  * canonically escaped JSON whatever a client sent. Errors are answered with
- * {"type":"error"} and the connection stays open (SPEC).
+ * {"type":"error"} and the connection stays open (README).
  *
  * Joins and leaves cost the others one delivery per batch, not one per
  * event: they are counted, and at the end of the reactor's batch the new
- * members get their welcome and everyone else one notice (SPEC's text for a
+ * members get their welcome and everyone else one notice (README's text for a
  * single join or leave, "3 clients joined, 2 left." for several). A notice
  * to a big room is written a slice of members per batch, so that a client
  * looping connect and reset cannot hold the loop for the length of a
@@ -24,7 +24,7 @@
 #include "stats.h"
 #include "ws.h"
 
-#define CHAT_MAX_MESSAGE (64u << 10)            /* SPEC: JSON endpoints */
+#define CHAT_MAX_MESSAGE (64u << 10)            /* README: JSON endpoints */
 #define CHAT_MAX_MEMBERS 16
 /* A decoded string is never longer than its JSON source, and escaping at
  * most sextuples it (a control byte becomes \u00XX). */
@@ -115,7 +115,7 @@ static size_t online_line(char *line, size_t cap, const char *text)
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-/* SPEC's own words for one join or one leave; a count of each otherwise. */
+/* The README's words for one join or one leave; a count of each otherwise. */
 static size_t notice_line(char *line, size_t cap, size_t joined, size_t left)
 {
     char text[96];

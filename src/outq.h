@@ -2,10 +2,11 @@
  * Items are references to messages, so a broadcast waiting in a thousand
  * queues exists once; bytes that belong to one connection are appended to
  * a private tail message, so a burst of small frames is one allocation, not
- * one per frame. Control frames (pong, close) go ahead of everything not yet
- * on the wire (SPEC: never delayed behind queued data), but never split a
- * frame already partly written. An empty queue owns no memory once trimmed.
- * No I/O: the caller writes what outq_iov() describes and reports back. */
+ * one per frame. Pings and pongs go ahead of everything not yet on the wire
+ * (README, Architecture: never delayed behind queued data; a Close goes
+ * behind it), but never split a frame already partly written. An empty
+ * queue owns no memory once trimmed. No I/O: the caller writes what
+ * outq_iov() describes and reports back. */
 #ifndef OUTQ_H
 #define OUTQ_H
 

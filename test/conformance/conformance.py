@@ -981,7 +981,7 @@ def limit_cases():
             add(f"9.{sub}.{i}", f"{count} {KIND[op]} messages of {size} bytes pipelined",
                 pipelined(op, make, size, count))
 
-    # 9.9 (ours): --max-message (§10.4; SPEC: 1009, the limit named).
+    # 9.9 (ours): --max-message (§10.4; README: 1009, the limit named).
     reason = f"message exceeds {LIMIT} bytes"
     for i, op in enumerate((OP_BINARY, OP_TEXT), 1):
         p = text_payload(LIMIT) if op == OP_TEXT else binary_payload(LIMIT)

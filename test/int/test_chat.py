@@ -1,4 +1,4 @@
-"""/chat: the broadcast room of SPEC.md, every message type, seen by
+"""/chat: the broadcast room of README "Messages", every message type, seen by
 independent clients (Debian's python3-websockets) and, for broken bytes and
 dropped connections, raw sockets.
 
@@ -20,7 +20,7 @@ STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$")
 WELCOME = "Welcome! You are now connected to the broadcast server. {} client(s) online."
 JOINED = "A new client has joined the chat. {} client(s) online."
 LEFT = "A client has left the chat. {} client(s) online."
-LIMIT = 65536                    # SPEC: the JSON endpoints take at most 64 KiB
+LIMIT = 65536                    # README: the JSON endpoints take at most 64 KiB
 
 
 def run(coro):

@@ -1,6 +1,6 @@
 """/chat under churn (issue 15 item 1): joins and leaves of one reactor batch
 are told in one notice, with the right count; a single join or leave keeps
-SPEC's text (test_chat.py); new connections per second from one address are
+the README's text (test_chat.py); new connections per second from one address are
 limited (--max-conn-rate-per-ip) with 429 and Retry-After, loopback left
 alone unless the option is given.
 

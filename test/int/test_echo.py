@@ -1,4 +1,4 @@
-"""/echo: every message back exactly, as one message (SPEC.md, RFC 6455 §5
+"""/echo: every message back exactly, as one message (README, RFC 6455 §5
 and §7). An independent client (Debian's python3-websockets) checks the
 round trips; raw sockets send what that client never would: fragments with
 a ping between them, unmasked frames, invalid UTF-8, deep pipelines.

@@ -1,4 +1,4 @@
-"""Plain HTTP on the WebSocket port (SPEC.md "HTTP", RFC 9112): pages, the
+"""Plain HTTP on the WebSocket port (README "What it serves", RFC 9112): pages, the
 health and counter endpoints, every refusal status, and requests however
 they are split or pipelined. Raw sockets throughout, so the exact bytes on
 the wire are what is tested.

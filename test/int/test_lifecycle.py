@@ -1,5 +1,5 @@
 """Start and stop: the command line (--help, --version, bad options, a port
-in use) and the drain on SIGTERM and SIGINT (SPEC.md "Command line" and
+in use) and the drain on SIGTERM and SIGINT (README "Server options" and
 "Bad input and faults"): /readyz turns 503, every WebSocket gets Close 1001
 "server shutting down", and the process exits 0 within --drain-timeout.
 """
@@ -14,7 +14,7 @@ from wspulse_test import (BINARY, TIME_SCALE, FrameReader, ResponseReader, Reset
 
 DRAIN_S = 2
 SLACK_S = 3 * TIME_SCALE    # process start-up and exit on a busy machine (or valgrind)
-SPEC_OPTIONS = ("--host", "--port", "--tick-ms", "--instance", "--www", "--max-message",
+README_OPTIONS = ("--host", "--port", "--tick-ms", "--instance", "--www", "--max-message",
                 "--max-conns", "--ping-interval", "--log-level", "--sensor-log",
                 "--sensor-hz", "--sensor-decimate")
 
@@ -30,7 +30,7 @@ class CommandLineTest(unittest.TestCase):
     def test_help_exits_0_and_lists_every_server_option(self):
         rc, out, _ = wspulse("--help")
         self.assertEqual(rc, 0)
-        for option in SPEC_OPTIONS:
+        for option in README_OPTIONS:
             with self.subTest(option=option):
                 self.assertRegex(out, rf"(?m)^\s+{re.escape(option)}\b")
 

@@ -1,4 +1,4 @@
-"""/rpc: request and response on plain text (SPEC.md). GET_TIME answers the
+"""/rpc: request and response on plain text (README "Messages"). GET_TIME answers the
 current time, GREET_ME a greeting, anything else comes back with " - N"
 appended, N a random number. Driven by Debian's python3-websockets.
 """

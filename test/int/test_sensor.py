@@ -1,4 +1,4 @@
-"""/sensor and /control: the mock data acquisition of SPEC.md, seen by
+"""/sensor and /control: the mock data acquisition of README "Messages", seen by
 independent clients (Debian's python3-websockets), and its --sensor-log
 (JSON lines, every sample at full rate) checked against the server's own
 count in /stats.

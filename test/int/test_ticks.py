@@ -1,4 +1,4 @@
-"""/ws and /ticks: the timestamp stream of SPEC.md, read by an independent
+"""/ws and /ticks: the timestamp stream of README "Messages", read by an independent
 client (Debian's python3-websockets). The server ticks every 20 ms so a
 run of 50 messages takes about a second.
 """

@@ -1,5 +1,5 @@
 /* test_json.c -- json.c alone: the writer's exact bytes for the messages of
- * SPEC.md, its overflow behaviour at every capacity, escaping both ways, and
+ * README "Messages", its overflow behaviour at every capacity, escaping both ways, and
  * the reader against valid text and each kind of invalid text (RFC 8259). */
 #include "json.h"
 #include "check.h"
