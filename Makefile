@@ -40,7 +40,8 @@ ifeq ($(TLS),1)
     LDLIBS += $(shell pkg-config --libs openssl)
 endif
 
-SRCS := $(filter-out src/tls.c,$(wildcard src/*.c))
+# The server and clients in src/; the load generator, the only threaded code, in src/bench/.
+SRCS := $(filter-out src/tls.c,$(wildcard src/*.c src/bench/*.c))
 ifeq ($(TLS),1)
     SRCS += src/tls.c
 endif
@@ -55,6 +56,7 @@ $(BIN): $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(B)/%.o: src/%.c | $(B)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # www/ becomes a generated C file: every page as a byte array.
@@ -157,4 +159,4 @@ install: $(BIN)
 clean:
 	rm -rf build wspulse wspulse-static test/out
 
--include $(wildcard $(B)/*.d)
+-include $(wildcard $(B)/*.d $(B)/bench/*.d)

@@ -8,7 +8,7 @@
 int cli_connect(int argc, char **argv);
 /* wspulse monitor [URL] [options]: the connectivity monitor (cli_monitor.c). */
 int cli_monitor(int argc, char **argv);
-/* wspulse bench MODE [URL] [options]: the load generator (cli_bench.c). */
+/* wspulse bench MODE [URL] [options]: the load generator (bench/cli_bench.c). */
 int cli_bench(int argc, char **argv);
 
 #endif
