@@ -13,6 +13,7 @@ Meanwhile a normal client connects to /echo every 200 ms, sends one message
 and times the answer (connect + upgrade + echo), and the server's memory is
 sampled every 250 ms.
 
+--churn and --fds run other cases instead (see churn_main, fds_main).
 Prints a Markdown section with the figures (and writes it between markers
 into bench/RESULTS.md with --write). Usage:
     bench/faults.py [--duration 30] [--slow 5000] [--subscribers 1000] [--rate 100]
@@ -24,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import selectors
 import socket
 import subprocess
@@ -156,9 +158,16 @@ def main():
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--churn", action="store_true", help="the join/leave churn case instead")
     ap.add_argument("--members", type=int, default=4000, help="--churn: /chat members")
+    ap.add_argument("--fds", action="store_true",
+                    help="the out-of-file-descriptors case instead")
+    ap.add_argument("--nofile", type=int, default=1024, help="--fds: the server's limit")
+    ap.add_argument("--before", metavar="BINARY",
+                    help="--fds: also run this build (e.g. one without the fix)")
     args = ap.parse_args()
     if args.churn:
         return churn_main(args)
+    if args.fds:
+        return fds_main(args)
 
     port = free_port()
     server = subprocess.Popen(["taskset", "-c", "0", BINARY, "--port", str(port),
@@ -454,6 +463,190 @@ def churn_main(args):
     print(text)
     if args.write:
         write_section(CHURN_BEGIN, CHURN_END, text)
+    return 0 if ok else 1
+
+
+# --- out of file descriptors (issue 14 item 3) ----------------------------------
+
+FDS_BEGIN, FDS_END = "<!-- faults-fds:begin -->", "<!-- faults-fds:end -->"
+ECHO_UPGRADE = UPGRADE.replace(b"/chat", b"/echo")
+ECHO_FRAME = b"\x81\x90\x00\x00\x00\x00" + b"0123456789abcdef"   # masked, zero key
+
+
+def echo_prober(port, stop, result):
+    """A WebSocket client opened before the descriptors run out: one echo
+    every 20 ms, each timed; a failure ends it (the server stopped serving)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(ECHO_UPGRADE)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    samples, failure = [], None
+    s.settimeout(2)
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            s.sendall(ECHO_FRAME)
+            got = b""
+            while len(got) < 18:
+                chunk = s.recv(64)
+                if not chunk:
+                    raise ConnectionError("closed")
+                got += chunk
+            samples.append((time.monotonic() - t0) * 1000)
+        except OSError as e:
+            failure = f"{type(e).__name__}: {e}"
+            break
+        time.sleep(0.02)
+    s.close()
+    result.update(samples=samples, failure=failure)
+
+
+def handshake_storm(port, stop_at, inflight, result):
+    """Handshakes as fast as they go, inflight at a time, each given 2 s:
+    counted by answer (101, 503, other), timeout, or error."""
+    sel = selectors.DefaultSelector()
+    counts = {"101": 0, "503": 0, "other": 0, "timeout": 0, "error": 0}
+
+    def open_one():
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        sel.register(s, selectors.EVENT_WRITE, [time.monotonic(), b""])
+
+    def finish(s, kind):
+        sel.unregister(s)
+        s.close()
+        counts[kind] += 1
+        if time.monotonic() < stop_at:
+            open_one()
+    for _ in range(inflight):
+        open_one()
+    while sel.get_map():
+        now = time.monotonic()
+        for key, events in sel.select(timeout=0.1):
+            s, state = key.fileobj, key.data
+            try:
+                if events & selectors.EVENT_WRITE:
+                    s.send(ECHO_UPGRADE)
+                    sel.modify(s, selectors.EVENT_READ, state)
+                    continue
+                chunk = s.recv(4096)
+            except OSError:
+                finish(s, "error")
+                continue
+            state[1] += chunk
+            if b"\r\n" in state[1] or not chunk:
+                code = state[1][9:12].decode("latin-1")
+                finish(s, code if code in ("101", "503") else "other")
+        for key in list(sel.get_map().values()):
+            if now - key.data[0] > 2:
+                finish(key.fileobj, "timeout")
+    result.update(counts)
+
+
+def fds_run(binary, nofile, duration, inflight):
+    """The server under an open-file limit of nofile, an echo client already
+    connected, nofile + 100 idle TCP connections (more than it can hold),
+    then a storm of handshakes for duration seconds."""
+    port = free_port()
+
+    def limit():                                 # soft and hard: it cannot raise it
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    server = subprocess.Popen(["taskset", "-c", "0", binary, "--port", str(port),
+                               "--header-timeout", "600", "--log-level", "warn"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=limit)
+    server.stdout.readline()
+    log_lines = []
+    reader = threading.Thread(target=lambda: log_lines.extend(server.stderr), daemon=True)
+    reader.start()
+    stop, probe = threading.Event(), {}
+    prober = threading.Thread(target=echo_prober, args=(port, stop, probe), daemon=True)
+    prober.start()
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(nofile + 100)]
+    time.sleep(1)
+    storm = {}
+    cpu0, t0 = cpu_s(server.pid), time.monotonic()
+    handshake_storm(port, t0 + duration, inflight, storm)
+    cpu = (cpu_s(server.pid) - cpu0) / (time.monotonic() - t0) * 100
+    for s in idle[:200]:
+        s.close()
+    health, waited = None, time.monotonic()
+    while time.monotonic() - waited < 10 and health != 200:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                health = r.status
+        except Exception as e:                   # 503 refusals, timeouts
+            health = getattr(e, "code", type(e).__name__)
+    health_s = time.monotonic() - waited
+    stop.set()
+    prober.join(5)
+    term = time.monotonic()
+    server.terminate()
+    try:
+        rc = server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        rc = f"none in 10 s (killed: {server.wait()})"
+    term_s = time.monotonic() - term
+    for s in idle[200:]:
+        s.close()
+    reader.join(5)
+    fd_lines = sum("out of file descriptors" in line for line in log_lines)
+    return dict(cpu=cpu, storm=storm, probe=probe, health=health, health_s=health_s,
+                rc=rc, term_s=term_s, fd_lines=fd_lines,
+                log_bytes=sum(len(line) for line in log_lines))
+
+
+def fds_rows(label, f):
+    st, samples = f["storm"], f["probe"].get("samples", [])
+    return [
+        (f"{label}: server CPU during the storm (% of a core)", f"{f['cpu']:.0f}"),
+        (f"{label}: handshakes 101 / 503 / timed out / other, error",
+         f"{st.get('101')} / {st.get('503')} / {st.get('timeout')} / "
+         f"{st.get('other')}, {st.get('error')}"),
+        (f"{label}: existing client's echoes, n / p99 / max (ms)",
+         f"{len(samples)} / {percentile(samples, 99):.2f} / {max(samples or [0]):.2f}"),
+        (f"{label}: existing client's failure", f["probe"].get("failure") or "none"),
+        (f"{label}: /healthz after 200 descriptors freed", f"{f['health']} "
+                                                          f"(within {f['health_s']:.1f} s)"),
+        (f"{label}: 'out of file descriptors' log lines (log bytes)",
+         f"{f['fd_lines']} ({f['log_bytes']})"),
+        (f"{label}: exit status after SIGTERM (s)", f"{f['rc']} ({f['term_s']:.1f})"),
+    ]
+
+
+def fds_main(args):
+    """The out-of-descriptors case: the server (core 0) under --nofile, an
+    echo client connected first, nofile + 100 idle TCP connections, then a
+    storm of handshakes (256 in flight) for --duration seconds."""
+    duration = min(args.duration, 10)
+    runs = [("fixed", BINARY)] + ([("before", args.before)] if args.before else [])
+    rows, ok = [], True
+    for label, binary in runs:
+        f = fds_run(binary, args.nofile, duration, 256)
+        rows += fds_rows(label, f)
+        if label == "fixed":
+            ok = f["rc"] == 0 and f["cpu"] < 50 and not f["probe"].get("failure") \
+                and f["health"] == 200 and f["fd_lines"] <= duration + 15
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                         capture_output=True, text=True).stdout.strip()
+    section = [FDS_BEGIN, "### Out of file descriptors (`bench/faults.py --fds`)", "",
+               f"Command: `bench/faults.py --fds --nofile {args.nofile} --duration {duration:g}"
+               f"{' --before OLD' if args.before else ''} --write`  ",
+               f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}; "
+               f"{time.strftime('%Y-%m-%d')}. Server on core 0 with its open-file limit at "
+               f"{args.nofile} (soft and hard); an /echo client connected first echoes every "
+               f"20 ms; {args.nofile + 100} idle TCP connections fill the descriptors; then "
+               f"{duration:g} s of handshakes, 256 in flight, each given 2 s.", "",
+               "| what | figure |", "|---|---|"]
+    section += [f"| {k} | {v} |" for k, v in rows]
+    section.append(FDS_END)
+    text = "\n".join(section) + "\n"
+    print(text)
+    if args.write:
+        write_section(FDS_BEGIN, FDS_END, text)
     return 0 if ok else 1
 
 

@@ -30,6 +30,7 @@
 
 #define SWEEP_MS        250      /* deadlines and keepalive checks */
 #define FD_RESERVE      64       /* descriptors kept for everything but clients */
+#define FD_REFUSE_BATCH 64       /* out of fds: clients answered 503 per sweep, at most */
 #define STATS_BODY_MAX  (16 * 1024)
 
 static struct {
@@ -40,6 +41,9 @@ static struct {
     int nlisteners;
     struct reactor_timer sweep;
     int spare_fd;                /* given up to answer 503 when out of fds */
+    bool accept_paused;          /* out of fds: listeners unwatched until the sweep */
+    uint64_t fd_refusals;        /* 503s for lack of fds since the last log line */
+    uint64_t fd_log_ms;          /* when that line was written */
     size_t max_conns;            /* WebSocket connections at once */
     size_t ws_conns;
     struct ipcount per_ip;       /* open connections per peer address */
@@ -466,23 +470,67 @@ static const struct conn_hooks server_hooks = {
 
 /* --- accepting ---------------------------------------------------------------- */
 
-/* Out of descriptors: give up the spare one to accept, answer 503 and
- * close, so the client hears why instead of hanging in the backlog, and the
- * listener does not wake us again and again for the same connection. */
+/* Listening again, or not, on every address (there is one listener per
+ * address of --host). */
+static void watch_listeners(bool on)
+{
+    for (int i = 0; i < server.nlisteners; i++)
+        if (server.listeners[i].fd >= 0)
+            reactor_modify(&server.reactor, &server.listeners[i], on, false);
+}
+
+/* Refusals are logged once a second at most, with their count: a storm of
+ * handshakes at the open-file limit once wrote a line per refusal, 1.5
+ * million of them. The sweep calls it too, so the last count is not lost. */
+static void log_fd_refusals(void)
+{
+    uint64_t now = clock_mono_ms();
+    if (server.fd_refusals == 0 || now - server.fd_log_ms < 1000)
+        return;
+    log_warn("out of file descriptors: %llu connection(s) refused with 503; "
+             "accepting again every %d ms", (unsigned long long)server.fd_refusals, SWEEP_MS);
+    server.fd_refusals = 0;
+    server.fd_log_ms = now;
+}
+
+/* Out of descriptors. accept() fails before it looks at the queue, so
+ * trying again at once would spin for ever (and a level-triggered listener
+ * would wake us at once for the same clients): give up the spare
+ * descriptor to take the oldest waiting clients, a few at a time, answer
+ * each 503 and close, so they hear why instead of hanging in the backlog;
+ * then stop watching every listener until the next sweep (on_sweep), so
+ * that the connections we have are served and signals obeyed meanwhile. */
 static void refuse_for_lack_of_fds(int listen_fd)
 {
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
                                "Connection: close\r\n\r\n";
     if (server.spare_fd >= 0)
         close(server.spare_fd);
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
+    for (int i = 0; i < FD_REFUSE_BATCH; i++) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            break;               /* none waiting, or the spare slot was taken */
         ssize_t unused = write(fd, busy, sizeof busy - 1);
         (void)unused;
         close(fd);
         stats.refused_full++;
+        stats.refused_no_fds++;
+        server.fd_refusals++;
     }
     server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    server.accept_paused = true;
+    watch_listeners(false);
+    log_fd_refusals();
+}
+
+/* The sweep after a refusal: descriptors may have been freed since. */
+static void resume_accepting(void)
+{
+    log_fd_refusals();
+    if (!server.accept_paused || server.draining)
+        return;
+    server.accept_paused = false;
+    watch_listeners(true);
 }
 
 /* Loopback peers are this machine: the benchmarks, or a reverse proxy in
@@ -530,7 +578,7 @@ static void admit_connection(struct conn *c)
 
 static void on_accept(struct reactor_watch *w)
 {
-    for (;;) {
+    while (!server.accept_paused) {  /* paused: other listeners' events in this batch */
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -538,9 +586,8 @@ static void on_accept(struct reactor_watch *w)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno == EMFILE || errno == ENFILE) {
-                log_warn("out of file descriptors: refusing a connection");
                 refuse_for_lack_of_fds(w->fd);
-                continue;
+                return;
             }
             if (errno != EAGAIN)
                 log_error("accept: %s", strerror(errno));
@@ -613,6 +660,7 @@ static void on_sweep(struct reactor_timer *t, uint64_t expirations)
     (void)t, (void)expirations;
     conn_env_tick(&server.env);
     conn_flush_pending();
+    resume_accepting();
     if (server.draining && drained()) {
         conn_env_abort_all(&server.env, "server shutting down");
         reactor_stop(&server.reactor);

@@ -105,6 +105,7 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_member_uint(&w, "rate_limited", stats.rate_limited);
     json_member_uint(&w, "refused_full", stats.refused_full);
     json_member_uint(&w, "conn_rate_limited", stats.conn_rate_limited);
+    json_member_uint(&w, "refused_no_fds", stats.refused_no_fds);
     json_member_uint(&w, "ticks", stats.tick_count);
     json_member_uint(&w, "chat_online", stats.chat_online);
     json_member_object(&w, "sensor");
@@ -237,6 +238,8 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
     counter(&t, "conn_rate_limited_total",
             "Connections refused with 429 over --max-conn-rate-per-ip.",
             stats.conn_rate_limited);
+    counter(&t, "refused_no_fds_total",
+            "Connections refused with 503 for lack of file descriptors.", stats.refused_no_fds);
     family(&t, "chat_online", "gauge", "Clients in the chat room.");
     put(&t, "wspulse_chat_online %" PRIu64 "\n", stats.chat_online);
     family(&t, "sensor_running", "gauge", "1 while the sensor acquires.");

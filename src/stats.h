@@ -32,6 +32,8 @@ struct stats {
     uint64_t slow_consumers;             /* closed: queued output over the bound */
     uint64_t header_timeouts, ping_timeouts, rate_limited, refused_full;
     uint64_t conn_rate_limited;          /* 429: over --max-conn-rate-per-ip */
+    uint64_t refused_no_fds;             /* 503: out of file descriptors (also in
+                                            refused_full) */
     uint64_t tick_count;
     uint64_t tick_late_buckets[STATS_LATENESS_BUCKETS + 1];  /* last: +Inf */
     double   tick_late_sum_ms;
