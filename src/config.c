@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -181,6 +182,19 @@ void config_print_options(FILE *f, const struct config_option *opts)
 
 #define SEC(s) ((uint64_t)(s) * 1000)
 
+/* --max-buffered by default: 256 MiB, or a quarter of the memory on a
+ * smaller machine, so that clients that begin large messages and never
+ * finish them cannot take the memory the server needs. */
+static uint64_t default_max_buffered(void)
+{
+    uint64_t cap = 256u << 20;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return cap;
+    uint64_t quarter = (uint64_t)pages * (uint64_t)page / 4;
+    return quarter < cap ? quarter : cap;
+}
+
 static void server_defaults(struct server_config *cfg)
 {
     *cfg = (struct server_config){
@@ -200,6 +214,7 @@ static void server_defaults(struct server_config *cfg)
         .sensor_hz = 100,
         .sensor_decimate = 5,
     };
+    cfg->max_buffered = default_max_buffered();
 }
 
 static void server_usage(const struct config_option *opts)
@@ -288,6 +303,8 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
           "new connections a second from one IP; more get 429" },
         { "max-pending", "BYTES", CONFIG_BYTES, &cfg->max_pending, 4096, 1u << 30,
           "output queued for a client that is not reading; past it, it is closed" },
+        { "max-buffered", "BYTES", CONFIG_BYTES, &cfg->max_buffered, 0, 1ull << 40,
+          "unfinished messages held for all clients; past it, 1013 (0: no limit)" },
         { "rate-limit", "N", CONFIG_UINT, &cfg->rate_limit, 0, 1000000,
           "messages per second a client may send (0: no limit)" },
         { "ping-interval", "S", CONFIG_MS, &cfg->ping_interval_ms, 0, SEC(86400),

@@ -51,6 +51,7 @@ struct server_config {
     uint64_t max_conn_rate_per_ip;   /* new connections a second, 0: no limit */
     bool     conn_rate_loopback;     /* it binds loopback peers too (given) */
     uint64_t max_pending;
+    uint64_t max_buffered;       /* bytes of unfinished messages, all clients; 0: none */
     uint64_t rate_limit;         /* messages per second per connection, 0: none */
     uint64_t ping_interval_ms;
     uint64_t header_timeout_ms;

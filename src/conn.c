@@ -158,16 +158,31 @@ static void conn_release(void *p)
     free(c);
 }
 
+/* Give up c->in. After the upgrade it holds a message or a control frame
+ * arriving in pieces, which ws.c counts in env->buffered: those bytes leave
+ * the account. An HTTP head (still there while ws_open() runs, before the
+ * frame parser saw anything) was never counted. */
+static void free_input(struct conn *c)
+{
+    bool counted = (c->phase == CONN_WS || c->phase == CONN_CLOSING)
+                   && (c->msg_opcode || c->frame.header_done);
+    if (counted) {
+        assert(c->env->buffered >= c->in.len);
+        c->env->buffered -= c->in.len;
+    }
+    buf_free(&c->in);
+}
+
 void conn_abort(struct conn *c, const char *reason)
 {
     if (c->phase == CONN_CLOSED)
         return;
     if (batch.owner == c)
         batch_drop();
+    free_input(c);
     c->phase = CONN_CLOSED;
     c->end_reason = reason;
     outq_clear(&c->out);
-    buf_free(&c->in);
     reactor_close(c->env->reactor, &c->watch);
     reactor_defer_free(c->env->reactor, conn_release, c);
 }
@@ -196,9 +211,9 @@ void conn_linger(struct conn *c)
     conn_flush(c);
     if (c->phase == CONN_CLOSED)
         return;
+    free_input(c);
     c->phase = CONN_LINGER;
     c->read_paused = false;      /* drain what the peer still sends */
-    buf_free(&c->in);
     set_deadline(c);
     if (outq_empty(&c->out))
         shut_down_writing(c);
@@ -747,7 +762,7 @@ static void tick_one(struct conn *c)
     /* An idle connection owns no buffers (STYLE: memory). */
     if (c->phase != CONN_CLOSED && now - c->active_ms >= 1000) {
         if (c->in.len == 0 && c->in.cap > 0)
-            buf_free(&c->in);
+            free_input(c);
         outq_trim(&c->out);
     }
 }

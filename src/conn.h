@@ -71,6 +71,11 @@ struct conn_env {
     uint32_t        stall_timeout_ms;    /* a paused reader taking no output this
                                             long is stalled (0 = never) */
     uint32_t        rate_limit;          /* messages a second per connection */
+    size_t          max_buffered;        /* bytes of unfinished messages, all
+                                            connections together (--max-buffered) */
+    size_t          buffered;            /* held now: ws.c adds what it collects
+                                            in c->in, takes off what it drops;
+                                            conn.c what it frees */
 };
 
 struct conn {

@@ -178,6 +178,7 @@ static void page_readyz(struct conn *c, const struct request *r)
 static void page_stats(struct conn *c, const struct request *r)
 {
     static char body[STATS_BODY_MAX];
+    stats.buffered_bytes = server.env.buffered;
     size_t n = stats_render_json(body, sizeof body - 1, c->env->now_ms, c->env->count);
     body[n++] = '\n';
     respond_text(c, r, 200, "application/json", body, n);
@@ -186,6 +187,7 @@ static void page_stats(struct conn *c, const struct request *r)
 static void page_metrics(struct conn *c, const struct request *r)
 {
     static char body[4 * STATS_BODY_MAX];
+    stats.buffered_bytes = server.env.buffered;
     size_t n = stats_render_prometheus(body, sizeof body, c->env->now_ms, c->env->count);
     respond_text(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", body, n);
 }
@@ -761,6 +763,7 @@ static int setup(const struct server_config *cfg)
     server.env.stall_timeout_ms = (uint32_t)(cfg->ping_interval_ms ? cfg->ping_interval_ms
                                                                    : 30000);
     server.env.rate_limit = (uint32_t)cfg->rate_limit;
+    server.env.max_buffered = (size_t)cfg->max_buffered;
     server.access = (struct access_rules){ cfg->token, cfg->allow_origin };
     stats_init(server.env.now_ms, (uint32_t)cfg->tick_ms);
     ep_echo.max_message = cfg->max_message;

@@ -106,6 +106,8 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_member_uint(&w, "refused_full", stats.refused_full);
     json_member_uint(&w, "conn_rate_limited", stats.conn_rate_limited);
     json_member_uint(&w, "refused_no_fds", stats.refused_no_fds);
+    json_member_uint(&w, "buffered_bytes", stats.buffered_bytes);
+    json_member_uint(&w, "over_buffered", stats.over_buffered);
     json_member_uint(&w, "ticks", stats.tick_count);
     json_member_uint(&w, "chat_online", stats.chat_online);
     json_member_object(&w, "sensor");
@@ -240,6 +242,12 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
             stats.conn_rate_limited);
     counter(&t, "refused_no_fds_total",
             "Connections refused with 503 for lack of file descriptors.", stats.refused_no_fds);
+    family(&t, "buffered_bytes", "gauge",
+           "Bytes of unfinished messages held for clients (bounded by --max-buffered).");
+    put(&t, "wspulse_buffered_bytes %" PRIu64 "\n", stats.buffered_bytes);
+    counter(&t, "over_buffered_total",
+            "Clients closed with 1013 because partial messages passed --max-buffered.",
+            stats.over_buffered);
     family(&t, "chat_online", "gauge", "Clients in the chat room.");
     put(&t, "wspulse_chat_online %" PRIu64 "\n", stats.chat_online);
     family(&t, "sensor_running", "gauge", "1 while the sensor acquires.");

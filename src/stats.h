@@ -34,6 +34,9 @@ struct stats {
     uint64_t conn_rate_limited;          /* 429: over --max-conn-rate-per-ip */
     uint64_t refused_no_fds;             /* 503: out of file descriptors (also in
                                             refused_full) */
+    uint64_t buffered_bytes;             /* of unfinished messages, held now (set
+                                            by the caller of stats_render_*) */
+    uint64_t over_buffered;              /* closed 1013: over --max-buffered */
     uint64_t tick_count;
     uint64_t tick_late_buckets[STATS_LATENESS_BUCKETS + 1];  /* last: +Inf */
     double   tick_late_sum_ms;

@@ -326,20 +326,52 @@ static bool whole_in_place(const struct conn *c, size_t piece)
     return piece == f->payload_len && f->fin && f->opcode != WS_OP_CONT;
 }
 
+/* Every byte collected in c->in is counted in env->buffered until it is
+ * dropped here or freed by conn.c, so the account is what is held now. */
+static void collect(struct conn *c, const uint8_t *data, size_t len)
+{
+    buf_append(&c->in, data, len);
+    c->env->buffered += len;
+}
+
+/* Keep the first keep bytes of c->in; the rest leave the account. */
+static void drop_collected(struct conn *c, size_t keep)
+{
+    c->env->buffered -= c->in.len - keep;
+    c->in.len = (uint32_t)keep;
+}
+
+/* --max-buffered (§10.4: limits, so that no peer exhausts our memory): each
+ * message alone is within --max-message, but many clients that each begin a
+ * large one and never finish it would pin all of that (40 x 16 MiB). The
+ * client whose bytes would pass the budget is told to come back later (1013)
+ * and closed; what it held is freed. */
+static bool within_budget(struct conn *c, size_t len)
+{
+    size_t max = c->env->max_buffered;
+    if (max == 0 || c->env->buffered + len <= max)
+        return true;
+    stats.over_buffered++;
+    return fail(c, WS_CLOSE_TRY_AGAIN, "server busy: partial messages over --max-buffered");
+}
+
 static bool on_payload(struct conn *c, const uint8_t *data, size_t len)
 {
     const struct wsframe_parser *f = &c->frame;
     if (is_control(f->opcode)) {
         if (len != f->payload_len)
-            buf_append(&c->in, data, len);   /* behind any message bytes */
+            collect(c, data, len);   /* behind any message bytes; 125 at most */
         return true;
     }
     if (c->phase != CONN_WS)
         return true;             /* closing: data is read and dropped (§7.1.2) */
     if (c->msg_opcode == WS_OP_TEXT && !utf8_feed(&c->utf8, data, len))
         return fail(c, WS_CLOSE_INVALID_DATA, "invalid UTF-8 in text message");
-    if (!whole_in_place(c, len))
-        buf_append(&c->in, data, len);
+    if (whole_in_place(c, len))
+        return true;
+    if (!within_budget(c, len))
+        return false;
+    collect(c, data, len);
     return true;
 }
 
@@ -386,6 +418,7 @@ static bool on_data_end(struct conn *c, uint8_t *data, size_t len)
         return true;
     if (c->phase != CONN_WS) {
         c->msg_opcode = 0;
+        drop_collected(c, 0);    /* what came before our Close: never delivered */
         return true;
     }
     if (c->msg_opcode == WS_OP_TEXT && !utf8_complete(&c->utf8))
@@ -397,7 +430,7 @@ static bool on_data_end(struct conn *c, uint8_t *data, size_t len)
     deliver(c, c->in.data ? c->in.data : (uint8_t *)"", c->in.len);
     /* The endpoint's reply may point into c->in: send it before reuse. */
     conn_flush(c);
-    c->in.len = 0;
+    drop_collected(c, 0);        /* none left if the endpoint closed c: conn.c freed it */
     return true;
 }
 
@@ -455,8 +488,8 @@ static bool on_frame_end(struct conn *c, uint8_t *data, size_t len)
     /* Collected behind the message so far: handle, then cut it off. */
     size_t start = c->in.len - (size_t)f->payload_len;
     bool go_on = on_control(c, c->in.data + start, (size_t)f->payload_len);
-    if (c->phase != CONN_CLOSED)
-        c->in.len = (uint32_t)start;
+    if (c->phase == CONN_WS || c->phase == CONN_CLOSING)    /* else conn.c freed c->in */
+        drop_collected(c, start);
     return go_on;
 }
 
