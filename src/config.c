@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "resp.h"
 
 void config_error(const char *command, const char *name, const char *what)
 {
@@ -213,6 +214,7 @@ static void server_defaults(struct server_config *cfg)
         .log_format = "text",
         .sensor_hz = 100,
         .sensor_decimate = 5,
+        .redis_prefix = "wspulse",
     };
     cfg->max_buffered = default_max_buffered();
 }
@@ -256,6 +258,23 @@ static bool option_given(int argc, char **argv, int first, const char *name)
     return false;
 }
 
+/* A malformed --redis is a bad option (exit 2) like any other: found here,
+ * before anything starts, not by a connection that can never work. */
+static int validate_cluster(const struct server_config *cfg)
+{
+    struct resp_url url;
+    const char *why;
+    if (cfg->redis && resp_url_parse(cfg->redis, &url, &why) < 0) {
+        config_error(NULL, "redis", why);
+        return -1;
+    }
+    if (strchr(cfg->redis_prefix, ' ')) {
+        config_error(NULL, "redis-prefix", "must not contain spaces");
+        return -1;
+    }
+    return 0;
+}
+
 static int validate(const struct server_config *cfg)
 {
     if (log_level_parse(cfg->log_level) < 0) {
@@ -275,7 +294,7 @@ static int validate(const struct server_config *cfg)
                      "--tls-cert and --tls-key go together");
         return -1;
     }
-    return 0;
+    return validate_cluster(cfg);
 }
 
 int config_server(struct server_config *cfg, int argc, char **argv, int first, bool *done)
@@ -290,7 +309,13 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
         { "ws-root", "ENDPOINT", CONFIG_STRING, &cfg->ws_root, 0, 0,
           "where a WebSocket for / goes: chat, rpc, echo or ticks" },
         { "instance", "NAME", CONFIG_STRING, &cfg->instance, 0, 0,
-          "add \"server\":NAME to every tick (tell backends apart)" },
+          "add \"server\":NAME to every tick; with --redis, the instance's name" },
+        { "redis", "URL", CONFIG_STRING, &cfg->redis, 0, 0,
+          "redis://[:PASSWORD@]HOST[:PORT][/DB]: share /sensor with other instances" },
+        { "redis-prefix", "NAME", CONFIG_STRING, &cfg->redis_prefix, 0, 0,
+          "namespace of the Redis keys (NAME:sensor:lease, ...)" },
+        { "reuse-port", NULL, CONFIG_FLAG, &cfg->reuse_port, 0, 0,
+          "SO_REUSEPORT: several instances on this machine share --port" },
         { "www", "DIR", CONFIG_STRING, &cfg->www_dir, 0, 0,
           "serve the pages from DIR instead of the built-in copy" },
         { "max-message", "BYTES", CONFIG_BYTES, &cfg->max_message, 1, 1u << 30,

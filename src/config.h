@@ -64,6 +64,9 @@ struct server_config {
     uint64_t sensor_hz;
     uint64_t sensor_decimate;
     const char *instance;
+    const char *redis;           /* redis://... : the cluster mode (NULL: alone) */
+    const char *redis_prefix;    /* namespace of every key and stream */
+    bool     reuse_port;         /* SO_REUSEPORT: instances share the port */
     const char *token;
     const char *allow_origin;
     const char *tls_cert;

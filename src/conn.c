@@ -195,6 +195,7 @@ static void set_deadline(struct conn *c)
 
 static void shut_down_writing(struct conn *c)
 {
+    /* RFC 6455 §7.1.1: TLS close_notify first, then the TCP FIN. */
     if (!c->shut_wr && c->tls)
         tls_close_notify(c->tls);
     if (!c->shut_wr && shutdown(c->watch.fd, SHUT_WR) < 0 && errno != ENOTCONN) {

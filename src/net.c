@@ -26,14 +26,22 @@ static int resolve(const char *host, uint16_t port, bool passive, struct addrinf
 }
 
 /* One listening socket. An IPv6 one sharing the port with IPv4 ones must
- * leave IPv4 to them (IPV6_V6ONLY), or its bind collides with theirs. */
-static int listen_on(const struct addrinfo *ai, int backlog, bool v6only)
+ * leave IPv4 to them (IPV6_V6ONLY), or its bind collides with theirs.
+ * SO_REUSEPORT lets other processes bind the same address and port (each
+ * with the option set): the kernel spreads new connections among them. */
+static int listen_on(const struct addrinfo *ai, int backlog, bool v6only, bool reuse_port)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
     if (v6only && ai->ai_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
@@ -76,7 +84,7 @@ static bool has_family(const struct addrinfo *list, int family)
 
 /* Bind each address of res; an address family this machine lacks (no
  * IPv6) is skipped, any other failure fails the whole. */
-static int listen_all(struct addrinfo *res, int backlog, int *fds, int max)
+static int listen_all(struct addrinfo *res, int backlog, bool reuse_port, int *fds, int max)
 {
     bool v6only = has_family(res, AF_INET) && has_family(res, AF_INET6);
     int n = 0;
@@ -84,7 +92,7 @@ static int listen_all(struct addrinfo *res, int backlog, int *fds, int max)
     for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
         if (listed_before(res, ai))
             continue;
-        int fd = listen_on(ai, backlog, v6only);
+        int fd = listen_on(ai, backlog, v6only, reuse_port);
         if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
             continue;
         if (fd < 0)
@@ -103,15 +111,15 @@ fail:;
     return -1;
 }
 
-int net_listen(const char *host, uint16_t port, int backlog, int *fds, int max,
-               const char **err)
+int net_listen(const char *host, uint16_t port, int backlog, bool reuse_port, int *fds,
+               int max, const char **err)
 {
     struct addrinfo *res;
     if (resolve(host, port, true, &res) != 0) {
         *err = "cannot resolve host";
         return -1;
     }
-    int n = listen_all(res, backlog, fds, max);
+    int n = listen_all(res, backlog, reuse_port, fds, max);
     if (n < 0)
         *err = errno == EADDRINUSE ? "address already in use" : strerror(errno);
     freeaddrinfo(res);

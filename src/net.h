@@ -23,10 +23,12 @@ struct net_addr {                /* an IPv4 or IPv6 peer; v4 is stored mapped */
 /* Listen on every address host resolves to (host may be "0.0.0.0", "::", a
  * name or an address; "localhost" may give ::1 and 127.0.0.1), all on one
  * port (port 0: the free one the kernel picks for the first). Non-blocking,
- * close-on-exec, SO_REUSEADDR. Stores at most max fds in fds and returns how
- * many, or -1 with *err set to a short description and nothing left open. */
-int net_listen(const char *host, uint16_t port, int backlog, int *fds, int max,
-               const char **err);
+ * close-on-exec, SO_REUSEADDR; reuse_port adds SO_REUSEPORT, so that several
+ * processes that all ask for it share the port (the kernel spreads the
+ * connections). Stores at most max fds in fds and returns how many, or -1
+ * with *err set to a short description and nothing left open. */
+int net_listen(const char *host, uint16_t port, int backlog, bool reuse_port, int *fds,
+               int max, const char **err);
 /* The port a socket is bound to. */
 uint16_t net_local_port(int fd);
 

@@ -16,6 +16,7 @@
 
 #include "access.h"
 #include "clock.h"
+#include "cluster.h"
 #include "conn.h"
 #include "endpoint.h"
 #include "handshake.h"
@@ -171,13 +172,24 @@ static void page_readyz(struct conn *c, const struct request *r)
 {
     if (server.draining)
         respond_text(c, r, 503, "text/plain; charset=utf-8", "draining\n", 9);
+    else if (cluster_enabled() && !cluster_ready())   /* send new clients elsewhere */
+        respond_text(c, r, 503, "text/plain; charset=utf-8", "broker unavailable\n", 19);
     else
         respond_text(c, r, 200, "text/plain; charset=utf-8", "ready\n", 6);
+}
+
+/* Output waiting for the peers, summed over every connection. */
+static void count_queued(void)
+{
+    stats.queued_bytes = 0;
+    for (const struct conn *c = server.env.all; c; c = c->next)
+        stats.queued_bytes += conn_pending(c);
 }
 
 static void page_stats(struct conn *c, const struct request *r)
 {
     static char body[STATS_BODY_MAX];
+    count_queued();
     stats.buffered_bytes = server.env.buffered;
     size_t n = stats_render_json(body, sizeof body - 1, c->env->now_ms, c->env->count);
     body[n++] = '\n';
@@ -187,6 +199,7 @@ static void page_stats(struct conn *c, const struct request *r)
 static void page_metrics(struct conn *c, const struct request *r)
 {
     static char body[4 * STATS_BODY_MAX];
+    count_queued();
     stats.buffered_bytes = server.env.buffered;
     size_t n = stats_render_prometheus(body, sizeof body, c->env->now_ms, c->env->count);
     respond_text(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", body, n);
@@ -256,7 +269,7 @@ static int admit(const struct request *r, char *accept, const char **why)
 
 static const char *refusal_headers(int status)
 {
-    switch (status) {
+    switch (status) {            /* 426: RFC 6455 §4.4, the version we speak */
     case 401: return "WWW-Authenticate: Bearer realm=\"wspulse\"\r\n";
     case 426: return "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n";
     case 503: return "Retry-After: 5\r\n";
@@ -269,12 +282,12 @@ static void upgrade(struct conn *c, const struct request *r, struct endpoint *ep
     char accept[HANDSHAKE_ACCEPT_LEN + 1];
     const char *why;
     int status = admit(r, accept, &why);
-    if (status != 101) {
+    if (status != 101) {         /* RFC 6455 §4.2.1, §7.2.2: refused, then closed */
         stats.handshakes_failed++;
         respond_error(c, status, why, refusal_headers(status), false);
         return;
     }
-    char extra[160];
+    char extra[160];             /* RFC 6455 §4.2.2: no subprotocol or extension chosen */
     snprintf(extra, sizeof extra,
              "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", accept);
     char head[256];
@@ -691,7 +704,8 @@ static int start_listening(const struct server_config *cfg)
 {
     const char *err;
     int fds[NET_LISTEN_MAX];
-    int n = net_listen(cfg->host, (uint16_t)cfg->port, 4096, fds, NET_LISTEN_MAX, &err);
+    int n = net_listen(cfg->host, (uint16_t)cfg->port, 4096, cfg->reuse_port, fds,
+                       NET_LISTEN_MAX, &err);
     if (n < 0) {
         fprintf(stderr, "wspulse: cannot listen on %s port %llu: %s\n", cfg->host,
                 (unsigned long long)cfg->port, err);
@@ -768,6 +782,11 @@ static int setup(const struct server_config *cfg)
     stats_init(server.env.now_ms, (uint32_t)cfg->tick_ms);
     ep_echo.max_message = cfg->max_message;
     static_set_dir(cfg->www_dir);
+    /* Before the endpoints, which ask whether it is on, and before
+     * listening: no client is accepted by an instance that cannot share. */
+    if (cfg->redis && cluster_start(&server.reactor, cfg->redis, cfg->redis_prefix,
+                                    cfg->instance) < 0)
+        return -1;
     if (sensor_setup(&server.reactor, (uint32_t)cfg->sensor_hz, (uint32_t)cfg->sensor_decimate,
                      cfg->sensor_log) < 0) {
         fprintf(stderr, "wspulse: cannot open sensor log %s: %s\n", cfg->sensor_log,

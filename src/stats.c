@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "redis.h"
 
 struct stats stats;
 
@@ -85,6 +86,27 @@ static void closes_json(struct json_writer *w)
     json_object_end(w);
 }
 
+/* The cluster mode only: without --redis /stats is as it was. */
+static void broker_json(struct json_writer *w)
+{
+    const struct stats_broker *b = &stats.broker;
+    const struct redis_stats *r = b->redis;
+    json_member_object(w, "broker");
+    json_member_cstr(w, "url", b->url);
+    json_member_cstr(w, "instance", b->instance);
+    json_member_bool(w, "connected", b->connected);
+    json_member_uint(w, "connects", r->connects);
+    json_member_uint(w, "reconnects", r->reconnects);
+    json_member_uint(w, "connect_failures", r->connect_failures);
+    json_member_uint(w, "timeouts", r->timeouts);
+    json_member_uint(w, "commands", r->commands_sent);
+    json_member_uint(w, "error_replies", r->error_replies);
+    json_member_uint(w, "pending", r->pending);
+    json_member_fixed(w, "rtt_ms", r->last_rtt_us / 1000.0, 3);
+    json_member_cstr(w, "last_error", b->last_error);
+    json_object_end(w);
+}
+
 size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_connections)
 {
     struct json_writer w;
@@ -92,6 +114,7 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_object_begin(&w);
     json_member_fixed(&w, "uptime_s", (double)(now_ms - stats.start_mono_ms) / 1000.0, 3);
     json_member_uint(&w, "open_connections", open_connections);
+    json_member_uint(&w, "queued_bytes", stats.queued_bytes);
     json_member_object(&w, "endpoints");
     for (int i = 0; i < STATS_EP_COUNT; i++)
         endpoint_json(&w, &stats.ep[i]);
@@ -115,7 +138,13 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_member_uint(&w, "samples", stats.sensor_samples);
     json_member_uint(&w, "samples_logged", stats.sensor_samples_logged);
     json_member_uint(&w, "samples_sent", stats.sensor_samples_sent);
+    if (stats.broker.enabled) {
+        json_member_bool(&w, "holder", stats.broker.sensor_holder);
+        json_member_cstr(&w, "lease_holder", stats.broker.sensor_lease_holder);
+    }
     json_object_end(&w);
+    if (stats.broker.enabled)
+        broker_json(&w);
     json_member_bool(&w, "draining", stats.draining);
     json_object_end(&w);
     ssize_t n = json_finish(&w);
@@ -204,6 +233,30 @@ static void http_requests(struct text *t)
             stats.http_by_status[i]);
 }
 
+static void gauge(struct text *t, const char *name, const char *help, double v)
+{
+    family(t, name, "gauge", help);
+    put(t, "wspulse_%s %g\n", name, v);
+}
+
+static void broker_metrics(struct text *t)
+{
+    const struct redis_stats *r = stats.broker.redis;
+    gauge(t, "broker_up", "1 while the Redis connection is up (--redis).",
+          stats.broker.connected);
+    counter(t, "broker_reconnects_total", "Connections to Redis made again after one ended.",
+            r->reconnects);
+    counter(t, "broker_connect_failures_total", "Attempts to connect to Redis that failed.",
+            r->connect_failures);
+    counter(t, "broker_timeouts_total", "Redis connections dropped for want of a reply.",
+            r->timeouts);
+    counter(t, "broker_commands_total", "Commands sent to Redis.", r->commands_sent);
+    gauge(t, "broker_rtt_seconds", "Round-trip time of the last Redis command.",
+          r->last_rtt_us / 1e6);
+    gauge(t, "sensor_lease_held", "1 while this instance runs the cluster's acquisition.",
+          stats.broker.sensor_holder);
+}
+
 size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t open_connections)
 {
     struct text t = { out, cap, 0, false };
@@ -211,6 +264,8 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
     put(&t, "wspulse_uptime_seconds %.3f\n", (double)(now_ms - stats.start_mono_ms) / 1000.0);
     family(&t, "open_connections", "gauge", "Open TCP connections, in any phase.");
     put(&t, "wspulse_open_connections %zu\n", open_connections);
+    family(&t, "queued_bytes", "gauge", "Output bytes waiting for peers to take them.");
+    put(&t, "wspulse_queued_bytes %" PRIu64 "\n", stats.queued_bytes);
     per_endpoint(&t, "connections", "gauge", "Open WebSocket connections.",
                  offsetof(struct stats_endpoint, connections));
     per_endpoint(&t, "connections_total", "counter", "WebSocket connections opened.",
@@ -255,6 +310,8 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
     counter(&t, "sensor_samples_total", "Sensor samples generated.", stats.sensor_samples);
     counter(&t, "sensor_samples_logged_total", "Sensor samples written to --sensor-log.",
             stats.sensor_samples_logged);
+    if (stats.broker.enabled)
+        broker_metrics(&t);
     lateness_histogram(&t);
     return t.overflow ? 0 : t.len;
 }

@@ -19,6 +19,21 @@ struct stats_endpoint {
 enum stats_ep { STATS_ECHO, STATS_TICKS, STATS_CHAT, STATS_RPC, STATS_SENSOR,
                 STATS_CONTROL, STATS_EP_COUNT };
 
+struct redis_stats;
+
+/* The cluster mode (--redis); all zero without it. cluster.c keeps the
+ * connection's part current, ep_sensor.c the lease. */
+struct stats_broker {
+    bool enabled;
+    bool connected;                      /* the command connection is up */
+    const char *url;                     /* the password shown as "***" */
+    const char *instance;
+    const struct redis_stats *redis;     /* the command connection's counters */
+    const char *last_error;              /* why it last failed ("" if never) */
+    bool sensor_holder;                  /* this instance runs the acquisition */
+    char sensor_lease_holder[64];        /* the instance that does, as last seen */
+};
+
 /* Bucket upper bounds of the tick-lateness histogram, in milliseconds. */
 #define STATS_LATENESS_BUCKETS 10
 extern const double stats_lateness_bounds_ms[STATS_LATENESS_BUCKETS];
@@ -30,6 +45,8 @@ struct stats {
     uint64_t handshakes_failed;
     uint64_t closes_by_code[17];         /* 1000..1015; [16]: any other code */
     uint64_t slow_consumers;             /* closed: queued output over the bound */
+    uint64_t queued_bytes;               /* output waiting for the peers now (set by
+                                            the caller of stats_render_*) */
     uint64_t header_timeouts, ping_timeouts, rate_limited, refused_full;
     uint64_t conn_rate_limited;          /* 429: over --max-conn-rate-per-ip */
     uint64_t refused_no_fds;             /* 503: out of file descriptors (also in
@@ -46,6 +63,7 @@ struct stats {
     uint64_t sensor_samples, sensor_samples_logged, sensor_samples_sent;
     bool     sensor_running;
     bool     draining;                   /* SIGTERM received */
+    struct stats_broker broker;
     struct stats_endpoint ep[STATS_EP_COUNT];
 };
 

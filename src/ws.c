@@ -33,7 +33,7 @@ static void random_mask(uint8_t key[4])
     static _Thread_local size_t used = sizeof pool;
     if (used == sizeof pool) {
         size_t got = 0;
-        while (got < sizeof pool) {
+        while (got < sizeof pool) {              /* §5.3, §10.3: unpredictable */
             ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
             if (n > 0)
                 got += (size_t)n;
@@ -44,10 +44,9 @@ static void random_mask(uint8_t key[4])
     used += 4;
 }
 
-/* §5.5.1: after our Close, no data frames. */
 static bool may_send(const struct conn *c)
 {
-    return c->phase == CONN_WS;
+    return c->phase == CONN_WS;          /* §5.5.1: after our Close, no data frames */
 }
 
 static void count_out(struct conn *c, size_t len)
@@ -65,7 +64,7 @@ static void send_masked(struct conn *c, enum ws_opcode opcode, const void *body,
 {
     uint8_t hdr[WSFRAME_MAX_HEADER], key[4], small[4096];
     size_t len = body_len + tail_len;
-    random_mask(key);
+    random_mask(key);                    /* §5.1: a client masks every frame */
     conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, key));
     struct msg *m = len > sizeof small ? msg_new(len) : NULL;
     uint8_t *dst = m ? m->data : small;
@@ -93,13 +92,15 @@ void ws_send_with_tail(struct conn *c, enum ws_opcode opcode, const void *body, 
         send_masked(c, opcode, body, body_len, tail, tail_len);
         return;
     }
-    uint8_t hdr[WSFRAME_MAX_HEADER];
+    uint8_t hdr[WSFRAME_MAX_HEADER];     /* §5.1: a server never masks (key NULL) */
     size_t h = wsframe_write_header(hdr, true, opcode, body_len + tail_len, NULL);
     uint8_t *frame = conn_reserve(c, h + body_len + tail_len);
     if (frame) {                 /* small: built in place, one piece with its neighbours */
         memcpy(frame, hdr, h);
-        memcpy(frame + h, body, body_len);
-        memcpy(frame + h + body_len, tail, tail_len);
+        if (body_len)            /* memcpy's pointers must be valid even for 0 bytes */
+            memcpy(frame + h, body, body_len);
+        if (tail_len)
+            memcpy(frame + h + body_len, tail, tail_len);
         return;
     }
     conn_send_copy(c, hdr, h);
@@ -128,7 +129,7 @@ void ws_send_copy(struct conn *c, enum ws_opcode opcode, const void *payload, si
 
 struct msg *ws_frame_msg(enum ws_opcode opcode, const void *payload, size_t len)
 {
-    struct msg *m = msg_new(WSFRAME_MAX_HEADER + len);
+    struct msg *m = msg_new(WSFRAME_MAX_HEADER + len);   /* §5.1: unmasked */
     m->len = (uint32_t)wsframe_write_header(m->data, true, opcode, len, NULL);
     memcpy(m->data + m->len, payload, len);
     m->len += (uint32_t)len;
@@ -151,7 +152,7 @@ static void send_control(struct conn *c, enum ws_opcode opcode, const uint8_t *p
                          size_t len)
 {
     uint8_t frame[WSFRAME_MAX_HEADER + WS_MAX_CONTROL_PAYLOAD], key[4];
-    bool client = c->role == CONN_CLIENT;
+    bool client = c->role == CONN_CLIENT;   /* §5.1: only a client masks */
     if (client)
         random_mask(key);
     size_t h = wsframe_write_header(frame, true, opcode, len, client ? key : NULL);
@@ -168,12 +169,12 @@ static void send_close(struct conn *c, uint16_t code, const char *reason)
 {
     uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
     size_t len = 0;
-    if (code != WS_CLOSE_NO_STATUS) {
+    if (code != WS_CLOSE_NO_STATUS) {    /* §7.4.1: 1005 is never on the wire */
         size_t rlen = reason ? strlen(reason) : 0;
-        if (rlen > WS_MAX_CLOSE_REASON)
+        if (rlen > WS_MAX_CLOSE_REASON)  /* §5.5: the payload stays within 125 */
             rlen = WS_MAX_CLOSE_REASON;
-        payload[0] = (uint8_t)(code >> 8);
-        payload[1] = (uint8_t)code;
+        payload[0] = (uint8_t)(code >> 8);     /* §5.5.1: the code first, */
+        payload[1] = (uint8_t)code;            /* in network byte order */
         memcpy(payload + 2, reason, rlen);
         len = 2 + rlen;
     }
@@ -233,7 +234,7 @@ void ws_close(struct conn *c, uint16_t code, const char *reason)
 {
     if (c->phase != CONN_WS)
         return;
-    send_close(c, code, reason);
+    send_close(c, code, reason);         /* §7.1.2: Close, then wait for the peer's */
     c->phase = CONN_CLOSING;
     c->end_reason = reason;
     c->deadline_ms = c->env->close_timeout_ms ? c->env->now_ms + c->env->close_timeout_ms : 0;
@@ -250,7 +251,7 @@ static void fail_with(struct conn *c, uint16_t code, const char *wire_reason, co
     else
         c->close_code = code;
     c->end_reason = why;
-    conn_linger(c);
+    conn_linger(c);              /* §7.1.7: fail = close the connection, read no more */
 }
 
 void ws_fail(struct conn *c, uint16_t code, const char *reason)
@@ -287,6 +288,7 @@ static bool check_header(struct conn *c)
     const struct wsframe_parser *f = &c->frame;
     if (f->rsv)                                                  /* §5.2 */
         return fail(c, WS_CLOSE_PROTOCOL, "reserved bits set");
+    /* §5.2: opcodes 3-7 and 0xB-0xF are reserved; no extension defines them here. */
     if ((f->opcode > WS_OP_BINARY && f->opcode < WS_OP_CLOSE) || f->opcode > WS_OP_PONG)
         return fail(c, WS_CLOSE_PROTOCOL, "reserved opcode");
     if (c->role == CONN_SERVER && !f->masked)                    /* §5.1 */
@@ -306,7 +308,7 @@ static bool check_header(struct conn *c)
         return fail(c, WS_CLOSE_PROTOCOL, "new message inside a fragmented one");
     uint64_t limit = c->ep->max_message;
     if (c->in.len + f->payload_len > limit) {
-        char reason[WS_MAX_CLOSE_REASON + 1];         /* SPEC: name the limit */
+        char reason[WS_MAX_CLOSE_REASON + 1];  /* §10.4; README: the limit named */
         snprintf(reason, sizeof reason, "message exceeds %llu bytes", (unsigned long long)limit);
         fail_with(c, WS_CLOSE_TOO_BIG, reason, "message over the size limit");
         return false;
@@ -365,7 +367,7 @@ static bool on_payload(struct conn *c, const uint8_t *data, size_t len)
     }
     if (c->phase != CONN_WS)
         return true;             /* closing: data is read and dropped (§7.1.2) */
-    if (c->msg_opcode == WS_OP_TEXT && !utf8_feed(&c->utf8, data, len))
+    if (c->msg_opcode == WS_OP_TEXT && !utf8_feed(&c->utf8, data, len))    /* §8.1 */
         return fail(c, WS_CLOSE_INVALID_DATA, "invalid UTF-8 in text message");
     if (whole_in_place(c, len))
         return true;
@@ -421,7 +423,7 @@ static bool on_data_end(struct conn *c, uint8_t *data, size_t len)
         drop_collected(c, 0);    /* what came before our Close: never delivered */
         return true;
     }
-    if (c->msg_opcode == WS_OP_TEXT && !utf8_complete(&c->utf8))
+    if (c->msg_opcode == WS_OP_TEXT && !utf8_complete(&c->utf8))   /* §5.6, §8.1 */
         return fail(c, WS_CLOSE_INVALID_DATA, "text message ends inside a character");
     if (whole_in_place(c, len)) {
         deliver(c, data, len);
@@ -485,7 +487,8 @@ static bool on_frame_end(struct conn *c, uint8_t *data, size_t len)
         return on_data_end(c, data, len);
     if (len == f->payload_len)
         return on_control(c, data, len);
-    /* Collected behind the message so far: handle, then cut it off. */
+    /* Collected behind the message so far: handle, then cut it off (§5.4:
+     * control frames may come between the fragments of a message). */
     size_t start = c->in.len - (size_t)f->payload_len;
     bool go_on = on_control(c, c->in.data + start, (size_t)f->payload_len);
     if (c->phase == CONN_WS || c->phase == CONN_CLOSING)    /* else conn.c freed c->in */
@@ -495,13 +498,15 @@ static bool on_frame_end(struct conn *c, uint8_t *data, size_t len)
 
 void ws_input(struct conn *c, uint8_t *buf, size_t len)
 {
+    /* §7.1.7: once the connection has failed (phase LINGER), no frame after
+     * the bad one is looked at, not even a Close. */
     while (len > 0 && (c->phase == CONN_WS || c->phase == CONN_CLOSING)) {
         struct wsframe_parser *f = &c->frame;
         bool had_header = f->header_done;
         const uint8_t *data;
         size_t dlen;
         ssize_t n = wsframe_feed(f, buf, len, &data, &dlen);
-        if (n < 0)
+        if (n < 0)               /* §5.2: a length not in its minimal form */
             return ws_fail(c, WS_CLOSE_PROTOCOL, "invalid payload length");
         if (!had_header && f->header_done && !check_header(c))
             return;
