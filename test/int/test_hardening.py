@@ -120,7 +120,8 @@ class ConnectionLimitTest(unittest.TestCase):
             self.assertEqual(parse_response(http_request(srv.port, raw))[0], 200)
             a.sendall(frame(8, b"\x03\xe8"))
             self.assertTrue(FrameReader(a).at_eof())
-            deadline = time.monotonic() + 5
+            a.close()                    # the end of our side: the server lingers until it
+            deadline = time.monotonic() + 5 * TIME_SCALE
             while upgrade_status(srv.port)[0] != 101:
                 self.assertLess(time.monotonic(), deadline, "place not freed")
             self.assertGreaterEqual(get_stats(srv)["refused_full"], 1)
