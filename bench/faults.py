@@ -13,7 +13,8 @@ Meanwhile a normal client connects to /echo every 200 ms, sends one message
 and times the answer (connect + upgrade + echo), and the server's memory is
 sampled every 250 ms.
 
---churn and --fds run other cases instead (see churn_main, fds_main).
+--churn, --fds and --noread run other cases instead (see churn_main, fds_main,
+noread_main).
 Prints a Markdown section with the figures (and writes it between markers
 into bench/RESULTS.md with --write). Usage:
     bench/faults.py [--duration 30] [--slow 5000] [--subscribers 1000] [--rate 100]
@@ -161,9 +162,13 @@ def main():
     ap.add_argument("--fds", action="store_true",
                     help="the out-of-file-descriptors case instead")
     ap.add_argument("--nofile", type=int, default=1024, help="--fds: the server's limit")
+    ap.add_argument("--noread", action="store_true",
+                    help="the non-reading sender case instead (noread_main)")
     ap.add_argument("--before", metavar="BINARY",
                     help="--fds: also run this build (e.g. one without the fix)")
     args = ap.parse_args()
+    if args.noread:
+        return noread_main(args)
     if args.churn:
         return churn_main(args)
     if args.fds:
@@ -648,6 +653,89 @@ def fds_main(args):
     if args.write:
         write_section(FDS_BEGIN, FDS_END, text)
     return 0 if ok else 1
+
+
+NOREAD_BEGIN, NOREAD_END = "<!-- faults-noread:begin -->", "<!-- faults-noread:end -->"
+UPGRADE = (b"GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def masked(opcode, payload):
+    """A client frame with a zero mask (the payload needs no change)."""
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    head += bytes([0x80 | n]) if n < 126 else bytes([0xFE]) + n.to_bytes(2, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+NOREAD_CASES = [
+    ("/echo, 1 KiB binary", b"/echo", masked(2, b"x" * 1024)),
+    ("/echo, ping frames of 125 B", b"/echo", masked(9, b"p" * 125)),
+    ("/chat, invalid JSON (error replies)", b"/chat", masked(1, b"x")),
+    ("/rpc, 1,000 B text", b"/rpc", masked(1, b"y" * 1000)),
+    ("pipelined GET /healthz", None, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+]
+
+
+def noread_one(binary, path, unit, duration):
+    """One client sends unit again and again for duration seconds, reading
+    nothing; returns peak RSS growth (KiB), peak queued_bytes, the bytes it
+    got in, and how the server ended it."""
+    port = free_port()
+    srv = subprocess.Popen(["taskset", "-c", "0", binary, "--port", str(port),
+                            "--ping-interval", "2", "--log-level", "error"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    srv.stdout.readline()
+    base = rss_kib(srv.pid)
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if path:
+        sock.sendall(UPGRADE % path)
+        time.sleep(0.2)
+    sock.setblocking(False)
+    chunk, pending, sent, peak_rss, peak_q = unit * max(1, 65536 // len(unit)), b"", 0, 0, 0
+    stop, ended = time.monotonic() + duration, "still open"
+    next_probe = 0
+    while time.monotonic() < stop:
+        pending = pending or chunk
+        try:
+            n = sock.send(pending)
+            pending, sent = pending[n:], sent + n
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError as e:
+            ended = f"closed by the server ({e.strerror})"
+            break
+        if time.monotonic() > next_probe:
+            next_probe = time.monotonic() + 0.25
+            peak_rss = max(peak_rss, rss_kib(srv.pid) - base)
+            peak_q = max(peak_q, get_stats(port)["queued_bytes"])
+    closes = get_stats(port)["closes_by_code"].get("1008", 0)
+    sock.close()
+    srv.terminate()
+    srv.wait()
+    return peak_rss, peak_q, sent, ended if not closes else "Close 1008 (stalled)"
+
+
+def noread_main(args):
+    duration = min(args.duration, 10)
+    rows = []
+    for label, path, unit in NOREAD_CASES:
+        rss, q, sent, ended = noread_one(BINARY, path, unit, duration)
+        rows.append(f"| {label} | {sent / 1e6:.1f} | {q / 1048576:.2f} | {rss / 1024:.1f} | {ended} |")
+    section = [NOREAD_BEGIN, "### A client that sends and never reads (`bench/faults.py --noread`)",
+               "", f"Command: `bench/faults.py --noread --duration {duration:g} --write`; "
+               f"{time.strftime('%Y-%m-%d')}. The server (core 0, default --max-pending 4 MiB, "
+               "--ping-interval 2) and one client that sends the same thing for the duration "
+               "with a 4 KiB receive buffer and never reads.", "",
+               "| what it sends | MB the server took | peak queued (MiB) | peak RSS growth (MiB) "
+               "| how it ended |", "|---|---:|---:|---:|---|"] + rows + [NOREAD_END]
+    text = "\n".join(section) + "\n"
+    print(text)
+    if args.write:
+        write_section(NOREAD_BEGIN, NOREAD_END, text)
+    return 0
+
 
 
 def write_section(begin, end, text):
