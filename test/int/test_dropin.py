@@ -12,7 +12,7 @@ import unittest
 
 import websockets
 
-from wspulse_test import BINARY, Server, http_request, parse_response, timeout
+from wspulse_test import BINARY, Server, http_request, parse_response, run_chat_client, timeout
 
 
 def first_message(url):
@@ -32,8 +32,11 @@ def echoed(url, text):
 
 def client(*args, stdin_text="/quit\n", timeout_s=15):
     """`wspulse ARGS`; returns (status, stdout, stderr)."""
-    r = subprocess.run([BINARY, *args], input=stdin_text, capture_output=True, text=True,
-                       timeout=timeout_s)
+    if args[0] == "connect" and stdin_text == "/quit\n":
+        r = run_chat_client([BINARY, *args], timeout_s)
+    else:
+        r = subprocess.run([BINARY, *args], input=stdin_text, capture_output=True, text=True,
+                           timeout=timeout_s)
     for mark in ("Sanitizer", "runtime error"):
         assert mark not in r.stderr, r.stderr
     return r.returncode, r.stdout, r.stderr

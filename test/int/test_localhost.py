@@ -19,7 +19,7 @@ import unittest
 
 import websockets
 
-from wspulse_test import BINARY, OUT, Server, timeout
+from wspulse_test import BINARY, OUT, Server, run_chat_client, timeout
 
 HOSTS = "::1 localhost ip6-localhost ip6-loopback\n127.0.0.1 localhost\n"
 
@@ -51,8 +51,11 @@ class LocalhostTest(unittest.TestCase):
     def run_client(self, *args, stdin_text=None, timeout_s=20):
         """`wspulse ARGS` in the namespace; returns (status, stdout, stderr)."""
         try:
-            r = subprocess.run(in_namespace(self.hosts, BINARY, *args), input=stdin_text,
-                               capture_output=True, text=True, timeout=timeout_s)
+            if args[0] == "connect" and stdin_text == "/quit\n":
+                r = run_chat_client(in_namespace(self.hosts, BINARY, *args), timeout_s)
+            else:
+                r = subprocess.run(in_namespace(self.hosts, BINARY, *args), input=stdin_text,
+                                   capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as e:
             self.fail(f"wspulse {' '.join(args)} did not finish in {timeout_s} s "
                       f"(stuck on ::1?):\n{e.stdout}")

@@ -311,3 +311,27 @@ class ResponseReader:
                 self.buf += chunk
         except socket.timeout:
             return False
+
+
+def run_chat_client(cmd, timeout_s=15):
+    """Run `wspulse connect ...` (cmd, a list), wait until it shows the
+    room's welcome (or ends), then type /quit. The welcome is a message of
+    its own after the handshake, so a /quit given at once may beat it.
+    Returns a CompletedProcess (returncode, stdout, stderr)."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    out = []
+    deadline = time.monotonic() + timeout_s * TIME_SCALE
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        out.append(line)
+        if "SYSTEM: Welcome!" in line:
+            break
+    try:
+        rest, err = p.communicate("/quit\n", timeout=timeout_s * TIME_SCALE)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rest, err = p.communicate()
+    return subprocess.CompletedProcess(cmd, p.returncode, "".join(out) + rest, err)
