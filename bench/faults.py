@@ -710,11 +710,11 @@ def noread_one(binary, path, unit, duration):
             next_probe = time.monotonic() + 0.25
             peak_rss = max(peak_rss, rss_kib(srv.pid) - base)
             peak_q = max(peak_q, get_stats(port)["queued_bytes"])
-    closes = get_stats(port)["closes_by_code"].get("1008", 0)
+    closes = get_stats(port)["slow_consumers_closed"]
     sock.close()
     srv.terminate()
     srv.wait()
-    return peak_rss, peak_q, sent, ended if not closes else "Close 1008 (stalled)"
+    return peak_rss, peak_q, sent, ended if not closes else "Close 1008 after the stall"
 
 
 def noread_main(args):
@@ -728,8 +728,8 @@ def noread_main(args):
                f"{time.strftime('%Y-%m-%d')}. The server (core 0, default --max-pending 4 MiB, "
                "--ping-interval 2) and one client that sends the same thing for the duration "
                "with a 4 KiB receive buffer and never reads.", "",
-               "| what it sends | MB the server took | peak queued (MiB) | peak RSS growth (MiB) "
-               "| how it ended |", "|---|---:|---:|---:|---|"] + rows + [NOREAD_END]
+               "| what it sends | MB sent (after the Close, read and dropped) "
+               "| peak queued (MiB) | peak RSS growth (MiB) | how it ended |", "|---|---:|---:|---:|---|"] + rows + [NOREAD_END]
     text = "\n".join(section) + "\n"
     print(text)
     if args.write:
