@@ -9,7 +9,10 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
@@ -251,4 +254,22 @@ void net_set_nodelay(int fd)
 {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Jitter needs no cryptographic quality, only to differ between processes. */
+static uint32_t jitter_random(void)
+{
+    uint32_t v;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
+        v = (uint32_t)(clock_mono_ns() * 2654435761u);
+    return v;
+}
+
+uint32_t net_backoff_ms(unsigned attempt, uint32_t base_ms, uint32_t cap_ms)
+{
+    uint32_t ceiling = cap_ms;
+    if (attempt < 16 && (base_ms << attempt) < cap_ms)
+        ceiling = base_ms << attempt;
+    uint32_t half = ceiling / 2;
+    return half + jitter_random() % (half + 1);
 }

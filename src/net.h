@@ -59,4 +59,11 @@ bool net_addr_same_ip(const struct net_addr *a, const struct net_addr *b);
 /* Small socket options, best effort. */
 void net_set_nodelay(int fd);
 
+/* The wait before reconnect attempt number attempt (0: the first after a
+ * failure): a ceiling of base_ms * 2^attempt, capped at cap_ms, and a random
+ * point in its upper half ("equal jitter"), so that clients that lost their
+ * server together do not come back in step. Shared by every reconnecting
+ * client (wsclient.c, redis.c). */
+uint32_t net_backoff_ms(unsigned attempt, uint32_t base_ms, uint32_t cap_ms);
+
 #endif

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,22 +84,9 @@ static void *xcalloc(size_t n, size_t size)
 
 /* --- backoff ------------------------------------------------------------- */
 
-/* Jitter needs no cryptographic quality, only to differ between instances. */
-static uint32_t jitter_random(void)
-{
-    uint32_t v;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)(clock_mono_ns() * 2654435761u);
-    return v;
-}
-
 uint32_t redis_backoff_ms(unsigned attempt, uint32_t cap_ms)
 {
-    uint32_t ceiling = cap_ms;
-    if (attempt < 16 && ((uint32_t)BACKOFF_BASE_MS << attempt) < cap_ms)
-        ceiling = (uint32_t)BACKOFF_BASE_MS << attempt;
-    uint32_t half = ceiling / 2;
-    return half + jitter_random() % (half + 1);
+    return net_backoff_ms(attempt, BACKOFF_BASE_MS, cap_ms);
 }
 
 /* --- the ring of pending commands ------------------------------------------ */

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "clock.h"
 #include "stats.h"
@@ -443,22 +442,9 @@ void wsclient_describe_end(const struct conn *c, char *out, size_t cap)
 
 /* --- reconnecting ---------------------------------------------------------- */
 
-/* Jitter needs no cryptographic quality, only to differ between clients. */
-static uint32_t jitter_random(void)
-{
-    uint32_t v;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v)
-        v = (uint32_t)(clock_mono_ns() * 2654435761u);
-    return v;
-}
-
 uint32_t wsclient_backoff_capped_ms(unsigned attempt, uint32_t cap_ms)
 {
-    uint32_t ceiling = cap_ms;
-    if (attempt < 16 && ((uint32_t)WSCLIENT_BACKOFF_BASE_MS << attempt) < cap_ms)
-        ceiling = (uint32_t)WSCLIENT_BACKOFF_BASE_MS << attempt;
-    uint32_t half = ceiling / 2;
-    return half + jitter_random() % (half + 1);
+    return net_backoff_ms(attempt, WSCLIENT_BACKOFF_BASE_MS, cap_ms);
 }
 
 uint32_t wsclient_backoff_ms(unsigned attempt)
