@@ -214,6 +214,7 @@ static void server_defaults(struct server_config *cfg)
         .log_format = "text",
         .sensor_hz = 100,
         .sensor_decimate = 5,
+        .history = 1000,
         .redis_prefix = "wspulse",
     };
     cfg->max_buffered = default_max_buffered();
@@ -311,9 +312,11 @@ int config_server(struct server_config *cfg, int argc, char **argv, int first, b
         { "instance", "NAME", CONFIG_STRING, &cfg->instance, 0, 0,
           "add \"server\":NAME to every tick; with --redis, the instance's name" },
         { "redis", "URL", CONFIG_STRING, &cfg->redis, 0, 0,
-          "redis://[:PASSWORD@]HOST[:PORT][/DB]: share /sensor with other instances" },
+          "redis://[:PASSWORD@]HOST[:PORT][/DB]: share /chat and /sensor with other instances" },
         { "redis-prefix", "NAME", CONFIG_STRING, &cfg->redis_prefix, 0, 0,
           "namespace of the Redis keys (NAME:sensor:lease, ...)" },
+        { "history", "N", CONFIG_UINT, &cfg->history, 1, 1000000,
+          "chat messages kept for clients that resume (/chat?since=ID)" },
         { "reuse-port", NULL, CONFIG_FLAG, &cfg->reuse_port, 0, 0,
           "SO_REUSEPORT: several instances on this machine share --port" },
         { "www", "DIR", CONFIG_STRING, &cfg->www_dir, 0, 0,

@@ -63,6 +63,7 @@ struct server_config {
     const char *sensor_log;
     uint64_t sensor_hz;
     uint64_t sensor_decimate;
+    uint64_t history;            /* chat messages kept for resuming clients */
     const char *instance;
     const char *redis;           /* redis://... : the cluster mode (NULL: alone) */
     const char *redis_prefix;    /* namespace of every key and stream */

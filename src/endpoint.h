@@ -19,6 +19,9 @@ struct endpoint {
     struct stats_endpoint *stats;        /* counters, or NULL */
     /* The opening handshake is complete; the connection may send. */
     void (*on_open)(struct conn *c);
+    /* The upgrade request's query (after '?', without it), right after
+     * on_open, when there is one: /chat?since=ID. Optional. */
+    void (*on_query)(struct conn *c, const char *query, size_t len);
     /* A whole message: opcode is WS_OP_TEXT (data is valid UTF-8) or
      * WS_OP_BINARY. data is writable and stays valid until conn_flush(c),
      * so replies may point into it. */
@@ -39,6 +42,11 @@ extern struct endpoint ep_control;   /* /control: state only */
 /* Start the one timer that drives every /ws client; instance (or NULL) is
  * added to each tick as "server". Returns 0 or -1 with errno. */
 int ticks_start(struct reactor *r, uint32_t tick_ms, const char *instance);
+
+/* Prepare the chat room: the last history messages are kept for clients
+ * that resume (--history), in this process or, with --redis, in the
+ * cluster's stream. Returns 0 or -1 (logged). */
+int chat_setup(struct reactor *r, uint32_t history);
 
 /* Prepare the mock sensor (stopped); log_path (or NULL) gets every sample.
  * Returns 0, or -1 with errno if the log cannot be opened. */
