@@ -1,7 +1,8 @@
 /* endpoint.h -- what a WebSocket endpoint implements (each ep_*.c defines
  * one or two of these), and what a client implements for its side of a
  * connection. ws.c calls up through these pointers; endpoints never include
- * one another. */
+ * one another. The server's own endpoints are listed in endpoints.h, which
+ * only the server includes. */
 #ifndef ENDPOINT_H
 #define ENDPOINT_H
 
@@ -29,31 +30,5 @@ struct endpoint {
     /* The connection is gone (after the batch it closed in). Optional. */
     void (*on_close)(struct conn *c);
 };
-
-/* The server's endpoints, one file each (ep_*.c). */
-struct reactor;
-extern struct endpoint ep_echo;      /* /echo */
-extern struct endpoint ep_ticks;     /* /ws and /ticks */
-extern struct endpoint ep_chat;      /* /chat */
-extern struct endpoint ep_rpc;       /* /rpc */
-extern struct endpoint ep_sensor;    /* /sensor: state and samples */
-extern struct endpoint ep_control;   /* /control: state only */
-
-/* Start the one timer that drives every /ws client; instance (or NULL) is
- * added to each tick as "server". Returns 0 or -1 with errno. */
-int ticks_start(struct reactor *r, uint32_t tick_ms, const char *instance);
-
-/* Prepare the chat room: the last history messages are kept for clients
- * that resume (--history), in this process or, with --redis, in the
- * cluster's stream. Returns 0 or -1 (logged). */
-int chat_setup(struct reactor *r, uint32_t history);
-
-/* Prepare the mock sensor (stopped); log_path (or NULL) gets every sample.
- * Returns 0, or -1 with errno if the log cannot be opened. */
-int sensor_setup(struct reactor *r, uint32_t hz, uint32_t decimate, const char *log_path);
-/* SIGHUP: reopen the sample log (after logrotate moved it). */
-int sensor_reopen_log(void);
-/* Stop sampling, flush and close the log. */
-void sensor_shutdown(void);
 
 #endif

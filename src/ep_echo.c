@@ -3,7 +3,7 @@
  * it is the shortest path through the server: the payload is sent from where
  * it was read (the scratch buffer, or the connection's message buffer), never
  * copied. The size limit is --max-message, set by server.c. */
-#include "endpoint.h"
+#include "endpoints.h"
 #include "stats.h"
 #include "ws.h"
 

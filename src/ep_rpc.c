@@ -8,7 +8,7 @@
 #include <sys/random.h>
 
 #include "clock.h"
-#include "endpoint.h"
+#include "endpoints.h"
 #include "stats.h"
 #include "ws.h"
 

@@ -49,7 +49,7 @@
 
 #include "clock.h"
 #include "cluster.h"
-#include "endpoint.h"
+#include "endpoints.h"
 #include "json.h"
 #include "log.h"
 #include "reactor.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "endpoint.h"
+#include "endpoints.h"
 #include "json.h"
 #include "reactor.h"
 #include "stats.h"

@@ -18,7 +18,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "conn.h"
-#include "endpoint.h"
+#include "endpoints.h"
 #include "handshake.h"
 #include "http.h"
 #include "ipcount.h"
