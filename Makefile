@@ -78,7 +78,7 @@ UNIT_BINS := $(UNITS:%=$(B)/test_%)
 # A leaf that builds on another leaf names it here.
 UNIT_DEPS_outq = src/buf.c
 UNIT_DEPS_access = src/http.c
-# ws.c over a real connection (conn.c on a socketpair); log and stats are stubs.
+# ws.c over a real connection (conn.c on a socketpair); log is a stub.
 UNIT_DEPS_ws = src/conn.c src/outq.c src/buf.c src/wsframe.c src/utf8.c src/reactor.c \
                src/clock.c src/net.c src/http.c
 UNIT_DEPS_handshake = src/http.c src/base64.c src/sha1.c

@@ -56,6 +56,16 @@ struct conn_hooks {
     void (*on_closed)(struct conn *c);
 };
 
+/* Connections ws.c closed for a limit, counted per loop, so that loops in
+ * other threads (the load generator's) never write shared memory; the
+ * server's /stats adds up its loops (stats.c). */
+struct conn_counts {
+    uint64_t slow_consumers;             /* 1008: output over --max-pending, stalled */
+    uint64_t over_buffered;              /* 1013: over --max-buffered */
+    uint64_t rate_limited;               /* 1008: over --rate-limit */
+    uint64_t ping_timeouts;              /* 1001: no pong in time */
+};
+
 /* What the connections of one loop (one thread) share. */
 struct conn_env {
     struct reactor *reactor;
@@ -76,6 +86,7 @@ struct conn_env {
     size_t          buffered;            /* held now: ws.c adds what it collects
                                             in c->in, takes off what it drops;
                                             conn.c what it frees */
+    struct conn_counts counts;
 };
 
 struct conn {

@@ -12,12 +12,23 @@
 #include "wsframe.h"
 
 struct conn;
-struct stats_endpoint;
+
+/* What ws.c counts of an endpoint's traffic. Plain integers, written by the
+ * one loop that runs the endpoint's connections: the server's endpoints
+ * point into its stats (stats.h); a client's endpoint keeps none (NULL), as
+ * the load generator's threads share their endpoints. */
+struct endpoint_stats {
+    const char *name;                    /* label value: "echo", "ticks", ... */
+    uint64_t connections;                /* open now */
+    uint64_t connections_total;
+    uint64_t messages_in, messages_out;
+    uint64_t bytes_in, bytes_out;        /* message payload bytes */
+};
 
 struct endpoint {
     const char *name;                    /* "echo", for logs and metrics */
     uint64_t    max_message;             /* bytes; larger messages get 1009 */
-    struct stats_endpoint *stats;        /* counters, or NULL */
+    struct endpoint_stats *stats;        /* counters, or NULL */
     /* The opening handshake is complete; the connection may send. */
     void (*on_open)(struct conn *c);
     /* The upgrade request's query (after '?', without it), right after

@@ -780,6 +780,7 @@ static int setup(const struct server_config *cfg)
     server.env.max_buffered = (size_t)cfg->max_buffered;
     server.access = (struct access_rules){ cfg->token, cfg->allow_origin };
     stats_init(server.env.now_ms, (uint32_t)cfg->tick_ms);
+    stats_add_loop(&server.env);
     ep_echo.max_message = cfg->max_message;
     static_set_dir(cfg->www_dir);
     /* Before the endpoints, which ask whether it is on, and before

@@ -3,6 +3,7 @@
  * one HELP and TYPE line per family, labels per endpoint. */
 #include "stats.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include "redis.h"
 
 struct stats stats;
+static const struct conn_env *loops[STATS_MAX_LOOPS];
+static size_t loop_count;
 
 const double stats_lateness_bounds_ms[STATS_LATENESS_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
@@ -29,6 +32,26 @@ void stats_init(uint64_t now_ms, uint32_t tick_interval_ms)
     stats.tick_interval_ms = tick_interval_ms;
     for (int i = 0; i < STATS_EP_COUNT; i++)
         stats.ep[i].name = endpoint_names[i];
+}
+
+void stats_add_loop(const struct conn_env *env)
+{
+    assert(loop_count < STATS_MAX_LOOPS);
+    loops[loop_count++] = env;
+}
+
+/* What the connections of every loop were closed for. */
+static struct conn_counts loop_counts(void)
+{
+    struct conn_counts sum = {0};
+    for (size_t i = 0; i < loop_count; i++) {
+        const struct conn_counts *k = &loops[i]->counts;
+        sum.slow_consumers += k->slow_consumers;
+        sum.over_buffered += k->over_buffered;
+        sum.rate_limited += k->rate_limited;
+        sum.ping_timeouts += k->ping_timeouts;
+    }
+    return sum;
 }
 
 void stats_count_close(uint16_t code)
@@ -61,7 +84,7 @@ bool stats_ticks_healthy(uint64_t now_ms)
 
 /* --- JSON --------------------------------------------------------------- */
 
-static void endpoint_json(struct json_writer *w, const struct stats_endpoint *e)
+static void endpoint_json(struct json_writer *w, const struct endpoint_stats *e)
 {
     json_member_object(w, e->name);
     json_member_uint(w, "connections", e->connections);
@@ -110,6 +133,7 @@ static void broker_json(struct json_writer *w)
 size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_connections)
 {
     struct json_writer w;
+    struct conn_counts k = loop_counts();
     json_init(&w, out, cap);
     json_object_begin(&w);
     json_member_fixed(&w, "uptime_s", (double)(now_ms - stats.start_mono_ms) / 1000.0, 3);
@@ -122,15 +146,15 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     closes_json(&w);
     json_member_uint(&w, "http_requests", stats.http_requests);
     json_member_uint(&w, "handshakes_failed", stats.handshakes_failed);
-    json_member_uint(&w, "slow_consumers_closed", stats.slow_consumers);
+    json_member_uint(&w, "slow_consumers_closed", k.slow_consumers);
     json_member_uint(&w, "header_timeouts", stats.header_timeouts);
-    json_member_uint(&w, "ping_timeouts", stats.ping_timeouts);
-    json_member_uint(&w, "rate_limited", stats.rate_limited);
+    json_member_uint(&w, "ping_timeouts", k.ping_timeouts);
+    json_member_uint(&w, "rate_limited", k.rate_limited);
     json_member_uint(&w, "refused_full", stats.refused_full);
     json_member_uint(&w, "conn_rate_limited", stats.conn_rate_limited);
     json_member_uint(&w, "refused_no_fds", stats.refused_no_fds);
     json_member_uint(&w, "buffered_bytes", stats.buffered_bytes);
-    json_member_uint(&w, "over_buffered", stats.over_buffered);
+    json_member_uint(&w, "over_buffered", k.over_buffered);
     json_member_uint(&w, "ticks", stats.tick_count);
     json_member_uint(&w, "chat_online", stats.chat_online);
     json_member_object(&w, "sensor");
@@ -260,6 +284,7 @@ static void broker_metrics(struct text *t)
 size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t open_connections)
 {
     struct text t = { out, cap, 0, false };
+    struct conn_counts k = loop_counts();
     family(&t, "uptime_seconds", "gauge", "Seconds since the server started.");
     put(&t, "wspulse_uptime_seconds %.3f\n", (double)(now_ms - stats.start_mono_ms) / 1000.0);
     family(&t, "open_connections", "gauge", "Open TCP connections, in any phase.");
@@ -267,29 +292,29 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
     family(&t, "queued_bytes", "gauge", "Output bytes waiting for peers to take them.");
     put(&t, "wspulse_queued_bytes %" PRIu64 "\n", stats.queued_bytes);
     per_endpoint(&t, "connections", "gauge", "Open WebSocket connections.",
-                 offsetof(struct stats_endpoint, connections));
+                 offsetof(struct endpoint_stats, connections));
     per_endpoint(&t, "connections_total", "counter", "WebSocket connections opened.",
-                 offsetof(struct stats_endpoint, connections_total));
+                 offsetof(struct endpoint_stats, connections_total));
     per_endpoint(&t, "messages_received_total", "counter", "Messages received.",
-                 offsetof(struct stats_endpoint, messages_in));
+                 offsetof(struct endpoint_stats, messages_in));
     per_endpoint(&t, "messages_sent_total", "counter", "Messages sent.",
-                 offsetof(struct stats_endpoint, messages_out));
+                 offsetof(struct endpoint_stats, messages_out));
     per_endpoint(&t, "received_bytes_total", "counter", "Message payload bytes received.",
-                 offsetof(struct stats_endpoint, bytes_in));
+                 offsetof(struct endpoint_stats, bytes_in));
     per_endpoint(&t, "sent_bytes_total", "counter", "Message payload bytes sent.",
-                 offsetof(struct stats_endpoint, bytes_out));
+                 offsetof(struct endpoint_stats, bytes_out));
     closes(&t);
     http_requests(&t);
     counter(&t, "handshakes_failed_total", "Upgrade requests refused.", stats.handshakes_failed);
     counter(&t, "slow_consumers_closed_total",
             "Clients closed because their queued output passed --max-pending.",
-            stats.slow_consumers);
+            k.slow_consumers);
     counter(&t, "header_timeouts_total", "Connections closed for slow request headers.",
             stats.header_timeouts);
     counter(&t, "ping_timeouts_total", "Clients closed for not answering a ping.",
-            stats.ping_timeouts);
+            k.ping_timeouts);
     counter(&t, "rate_limited_total", "Clients closed for sending over --rate-limit.",
-            stats.rate_limited);
+            k.rate_limited);
     counter(&t, "refused_full_total", "Connections refused with 503 at --max-conns.",
             stats.refused_full);
     counter(&t, "conn_rate_limited_total",
@@ -302,7 +327,7 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
     put(&t, "wspulse_buffered_bytes %" PRIu64 "\n", stats.buffered_bytes);
     counter(&t, "over_buffered_total",
             "Clients closed with 1013 because partial messages passed --max-buffered.",
-            stats.over_buffered);
+            k.over_buffered);
     family(&t, "chat_online", "gauge", "Clients in the chat room.");
     put(&t, "wspulse_chat_online %" PRIu64 "\n", stats.chat_online);
     family(&t, "sensor_running", "gauge", "1 while the sensor acquires.");

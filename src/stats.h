@@ -1,6 +1,8 @@
 /* stats.h -- the server's counters, and their two renderings: /stats (JSON)
  * and /metrics (Prometheus text exposition format). Counters are plain
- * integers: the server is one thread. Bytes are WebSocket payload bytes. */
+ * integers: the server is one thread. Bytes are WebSocket payload bytes.
+ * What ws.c counts is kept by each loop (conn.h: env->counts) and added up
+ * here from the loops given to stats_add_loop(). */
 #ifndef STATS_H
 #define STATS_H
 
@@ -8,13 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct stats_endpoint {
-    const char *name;                    /* label value: "echo", "ticks", ... */
-    uint64_t connections;                /* open now */
-    uint64_t connections_total;
-    uint64_t messages_in, messages_out;
-    uint64_t bytes_in, bytes_out;
-};
+#include "conn.h"
+#include "endpoint.h"
 
 enum stats_ep { STATS_ECHO, STATS_TICKS, STATS_CHAT, STATS_RPC, STATS_SENSOR,
                 STATS_CONTROL, STATS_EP_COUNT };
@@ -44,16 +41,14 @@ struct stats {
     uint64_t http_by_status[6];          /* index status / 100 (1xx..5xx) */
     uint64_t handshakes_failed;
     uint64_t closes_by_code[17];         /* 1000..1015; [16]: any other code */
-    uint64_t slow_consumers;             /* closed: queued output over the bound */
     uint64_t queued_bytes;               /* output waiting for the peers now (set by
                                             the caller of stats_render_*) */
-    uint64_t header_timeouts, ping_timeouts, rate_limited, refused_full;
+    uint64_t header_timeouts, refused_full;
     uint64_t conn_rate_limited;          /* 429: over --max-conn-rate-per-ip */
     uint64_t refused_no_fds;             /* 503: out of file descriptors (also in
                                             refused_full) */
     uint64_t buffered_bytes;             /* of unfinished messages, held now (set
                                             by the caller of stats_render_*) */
-    uint64_t over_buffered;              /* closed 1013: over --max-buffered */
     uint64_t tick_count;
     uint64_t tick_late_buckets[STATS_LATENESS_BUCKETS + 1];  /* last: +Inf */
     double   tick_late_sum_ms;
@@ -64,12 +59,16 @@ struct stats {
     bool     sensor_running;
     bool     draining;                   /* SIGTERM received */
     struct stats_broker broker;
-    struct stats_endpoint ep[STATS_EP_COUNT];
+    struct endpoint_stats ep[STATS_EP_COUNT];
 };
 
 extern struct stats stats;
 
 void stats_init(uint64_t now_ms, uint32_t tick_interval_ms);
+/* A loop whose connections the renderings count (the server has one);
+ * env must outlive the stats. At most STATS_MAX_LOOPS. */
+#define STATS_MAX_LOOPS 4
+void stats_add_loop(const struct conn_env *env);
 void stats_count_close(uint16_t code);
 void stats_count_tick_lateness(double late_ms);
 /* The tick loop is healthy: the last tick is at most a few intervals old. */

@@ -13,7 +13,6 @@
 #include <sys/random.h>
 
 #include "log.h"
-#include "stats.h"
 #include "utf8.h"
 
 static const char *peer_name(const struct conn *c)
@@ -189,7 +188,7 @@ static void send_close(struct conn *c, uint16_t code, const char *reason)
  * Counted and logged. */
 static void close_slow_consumer(struct conn *c, const char *reason)
 {
-    stats.slow_consumers++;
+    c->env->counts.slow_consumers++;
     log_warn("slow consumer %s on /%s: %zu bytes queued; closing: %s",
              peer_name(c), c->ep->name, conn_pending(c), reason);
     conn_drop_frames(c);
@@ -353,7 +352,7 @@ static bool within_budget(struct conn *c, size_t len)
     size_t max = c->env->max_buffered;
     if (max == 0 || c->env->buffered + len <= max)
         return true;
-    stats.over_buffered++;
+    c->env->counts.over_buffered++;
     return fail(c, WS_CLOSE_TRY_AGAIN, "server busy: partial messages over --max-buffered");
 }
 
@@ -399,7 +398,7 @@ static bool within_rate(struct conn *c)
 static void deliver(struct conn *c, uint8_t *data, size_t len)
 {
     if (!within_rate(c)) {
-        stats.rate_limited++;
+        c->env->counts.rate_limited++;
         ws_fail(c, WS_CLOSE_POLICY, "rate limit exceeded");
         return;
     }
@@ -506,8 +505,10 @@ void ws_input(struct conn *c, uint8_t *buf, size_t len)
         const uint8_t *data;
         size_t dlen;
         ssize_t n = wsframe_feed(f, buf, len, &data, &dlen);
-        if (n < 0)               /* §5.2: a length not in its minimal form */
-            return ws_fail(c, WS_CLOSE_PROTOCOL, "invalid payload length");
+        if (n < 0) {             /* §5.2: a length not in its minimal form */
+            ws_fail(c, WS_CLOSE_PROTOCOL, "invalid payload length");
+            return;
+        }
         if (!had_header && f->header_done && !check_header(c))
             return;
         if (dlen && !on_payload(c, data, dlen))
@@ -536,7 +537,7 @@ void ws_tick(struct conn *c)
         return;
     if (c->ping_outstanding) {
         if (now >= c->deadline_ms) {
-            stats.ping_timeouts++;
+            c->env->counts.ping_timeouts++;
             ws_fail(c, WS_CLOSE_GOING_AWAY, "ping timeout");
         }
         return;

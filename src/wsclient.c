@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "stats.h"
 #include "tls.h"
 #include "ws.h"
 

@@ -7,20 +7,19 @@
  *
  * The connection is real (conn.c on one end of a socketpair, a reactor that
  * never runs: nothing waits for an event); the test reads the other end.
- * log.c and stats.c are replaced by the stubs below, so a breakpoint in
- * ws_input() is a few steps from the bytes of each case. */
+ * log.c is replaced by the stub below, so a breakpoint in ws_input() is a
+ * few steps from the bytes of each case. ws.c counts in env.counts alone:
+ * nothing of the server's stats is linked in. */
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "log.h"
-#include "stats.h"
 #include "ws.h"
 
-/* --- stubs for what the server links in ---------------------------------- */
+/* --- a stub for what the server links in --------------------------------- */
 
-struct stats stats;
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     (void)level, (void)fmt;
@@ -426,6 +425,31 @@ static void test_message_at_limit(void)
     finish();
 }
 
+/* The limits ws.c enforces are counted in the loop's env, nowhere else. */
+static void test_limits_counted_in_the_loop(void)
+{
+    struct script two = {0}, part = {0};
+    add_str(&two, true, WS_OP_TEXT, "a");
+    add_str(&two, true, WS_OP_TEXT, "b");
+    add_str(&part, false, WS_OP_TEXT, "too much");
+    char reason[126];
+    start();
+    env.rate_limit = 1;                      /* one message a second */
+    conn->rate_tokens = 1000;
+    feed(&two, two.len);
+    CHECK_EQ(got.count, 1);
+    expect_close(WS_CLOSE_POLICY, reason);
+    CHECK_EQ(env.counts.rate_limited, 1);
+    finish();
+    start();
+    env.max_buffered = 4;                    /* --max-buffered */
+    feed(&part, part.len);
+    expect_close(WS_CLOSE_TRY_AGAIN, reason);
+    CHECK_EQ(env.counts.over_buffered, 1);
+    CHECK_EQ(env.counts.rate_limited, 0);    /* a fresh loop */
+    finish();
+}
+
 /* --- the client role (§5.1, §5.3) --------------------------------------- */
 
 /* Every client frame is masked, each with a fresh key. */
@@ -493,6 +517,7 @@ int main(void)
     test_our_close_within_125();
     test_message_over_limit();
     test_message_at_limit();
+    test_limits_counted_in_the_loop();
     test_client_masks_its_frames();
     test_client_fails_masked_server_frame();
     return check_report("ws");
