@@ -76,15 +76,17 @@ run: $(BIN)
 UNITS     := $(patsubst test/unit/test_%.c,%,$(wildcard test/unit/test_*.c))
 UNIT_BINS := $(UNITS:%=$(B)/test_%)
 # A leaf that builds on another leaf names it here.
-UNIT_DEPS_outq = src/buf.c
+UNIT_DEPS_outq = src/buf.c src/xalloc.c
+UNIT_DEPS_ipcount = src/xalloc.c
 UNIT_DEPS_access = src/http.c
 # ws.c over a real connection (conn.c on a socketpair); log is a stub.
 UNIT_DEPS_ws = src/conn.c src/outq.c src/buf.c src/wsframe.c src/utf8.c src/reactor.c \
-               src/clock.c src/net.c src/http.c
-UNIT_DEPS_handshake = src/http.c src/base64.c src/sha1.c
+               src/clock.c src/net.c src/http.c src/xalloc.c src/random.c
+UNIT_DEPS_handshake = src/http.c src/base64.c src/sha1.c src/random.c
 $(B)/test_access: src/http.c
 $(B)/test_handshake: $(UNIT_DEPS_handshake)
-$(B)/test_outq: src/buf.c
+$(B)/test_ipcount: $(UNIT_DEPS_ipcount)
+$(B)/test_outq: $(UNIT_DEPS_outq)
 $(B)/test_ws: $(UNIT_DEPS_ws)
 $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< src/$*.c $(UNIT_DEPS_$*)
@@ -154,6 +156,12 @@ fuzz:
 
 bench: $(BIN)
 	bench/compare.sh
+
+# /chat fan-out through Redis: wspulse with and without --redis, Bun + Redis,
+# Node ws + ioredis (issue 11); writes its section of bench/RESULTS.md.
+.PHONY: bench-redis
+bench-redis: $(BIN)
+	$(PYTHON) bench/redis_bench.py
 
 install: $(BIN)
 	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wspulse
