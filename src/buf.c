@@ -4,19 +4,10 @@
 #include "buf.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q) {
-        fprintf(stderr, "wspulse: out of memory (%zu bytes)\n", n);
-        abort();
-    }
-    return q;
-}
+#include "xalloc.h"
 
 uint8_t *buf_reserve(struct buf *b, size_t n)
 {
@@ -57,7 +48,7 @@ void buf_free(struct buf *b)
 struct msg *msg_new(size_t cap)
 {
     assert(cap <= UINT32_MAX);
-    struct msg *m = xrealloc(NULL, sizeof *m + cap);
+    struct msg *m = xmalloc(sizeof *m + cap);
     m->refs = 1;
     m->len = 0;
     m->cap = (uint32_t)cap;

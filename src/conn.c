@@ -8,7 +8,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +16,7 @@
 #include "clock.h"
 #include "http.h"
 #include "tls.h"
+#include "xalloc.h"
 
 #define SCRATCH_BYTES      (256 * 1024)
 #define BATCH_IOVS         64
@@ -371,12 +371,7 @@ static void cork(struct conn *c)
         return;
     if (corked.count == corked.cap) {
         size_t cap = corked.cap ? corked.cap * 2 : 64;
-        struct conn **list = realloc(corked.list, cap * sizeof *list);
-        if (!list) {
-            fprintf(stderr, "wspulse: out of memory (cork list)\n");
-            abort();
-        }
-        corked.list = list;
+        corked.list = xrealloc(corked.list, cap * sizeof *corked.list);
         corked.cap = cap;
     }
     corked.list[corked.count++] = c;

@@ -5,10 +5,10 @@
  * The reply points at the request's own bytes: only the suffix is new. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "clock.h"
 #include "endpoints.h"
+#include "random.h"
 #include "stats.h"
 #include "ws.h"
 
@@ -17,8 +17,8 @@
 static uint64_t rpc_random(void)
 {
     static uint64_t state;
-    while (state == 0 && getrandom(&state, sizeof state, 0) != sizeof state)
-        ;
+    if (state == 0 && random_bytes(&state, sizeof state) < 0)
+        state = clock_mono_ns() | 1;     /* no kernel source: the clock will do */
     state ^= state >> 12;
     state ^= state << 25;
     state ^= state >> 27;

@@ -4,9 +4,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "base64.h"
+#include "random.h"
 #include "sha1.h"
 
 /* §1.3: the GUID every server appends to the client's key. */
@@ -69,16 +69,13 @@ int handshake_check(const struct http_request *req, char *accept, const char **w
 
 /* --- client ------------------------------------------------------------- */
 
-void handshake_client_key(char *key)
+int handshake_client_key(char *key)
 {
     uint8_t nonce[16];                                           /* §4.1 */
-    size_t got = 0;
-    while (got < sizeof nonce) {
-        ssize_t n = getrandom(nonce + got, sizeof nonce - got, 0);
-        if (n > 0)
-            got += (size_t)n;
-    }
+    if (random_bytes(nonce, sizeof nonce) < 0)
+        return -1;
     base64_encode(nonce, sizeof nonce, key);
+    return 0;
 }
 
 size_t handshake_client_request(char *out, size_t cap, const char *host, unsigned port,

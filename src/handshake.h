@@ -25,8 +25,9 @@ int handshake_check(const struct http_request *req, char *accept, const char **w
 /* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)). */
 void handshake_accept(const char *key, size_t key_len, char *accept);
 
-/* Client: a fresh random Sec-WebSocket-Key (HANDSHAKE_KEY_LEN + 1 bytes). */
-void handshake_client_key(char *key);
+/* Client: a fresh random Sec-WebSocket-Key (HANDSHAKE_KEY_LEN + 1 bytes).
+ * Returns 0, or -1 with errno if the kernel gives no random bytes. */
+int handshake_client_key(char *key);
 /* Client: write the GET request for host:port and path (with query) into out.
  * extra (may be NULL) is more header lines, each ending in \r\n.
  * Returns the length, or 0 if it does not fit. */

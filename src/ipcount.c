@@ -3,9 +3,10 @@
 #include "ipcount.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 
 /* FNV-1a: the addresses are not secret and the table is small; a peer that
  * picks colliding addresses can only slow its own lookups a little, since it
@@ -30,11 +31,7 @@ static void grow(struct ipcount *t)
 {
     struct ipcount old = *t;
     t->cap = old.cap ? old.cap * 2 : 64;
-    t->slots = calloc(t->cap, sizeof *t->slots);
-    if (!t->slots) {
-        fprintf(stderr, "wspulse: out of memory (per-IP table)\n");
-        abort();
-    }
+    t->slots = xcalloc(t->cap, sizeof *t->slots);
     for (size_t i = 0; i < old.cap; i++)
         if (old.slots[i].count)
             t->slots[find(t, old.slots[i].ip)] = old.slots[i];
@@ -105,11 +102,7 @@ static void rate_rebuild(struct ipcount *t, uint64_t now_us)
     size_t cap = t->rate_cap ? t->rate_cap : 64;
     while ((live + 1) * 4 > cap)
         cap *= 2;
-    struct ipcount_rate_slot *slots = calloc(cap, sizeof *slots);
-    if (!slots) {
-        fprintf(stderr, "wspulse: out of memory (per-IP rate table)\n");
-        abort();
-    }
+    struct ipcount_rate_slot *slots = xcalloc(cap, sizeof *slots);
     for (size_t i = 0; i < t->rate_cap; i++)
         if (t->rate[i].tat_us > now_us)
             slots[rate_find(slots, cap, t->rate[i].ip)] = t->rate[i];

@@ -4,9 +4,10 @@
 #include "outq.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 
 #define OUTQ_MIN_ITEMS   4
 #define OUTQ_CHUNK_BYTES 4096    /* smallest private tail message */
@@ -19,11 +20,7 @@ static struct outq_item *item_at(const struct outq *q, uint32_t i)
 static void grow(struct outq *q)
 {
     uint32_t cap = q->cap ? q->cap * 2 : OUTQ_MIN_ITEMS;
-    struct outq_item *items = malloc(cap * sizeof *items);
-    if (!items) {
-        fprintf(stderr, "wspulse: out of memory (output queue)\n");
-        abort();
-    }
+    struct outq_item *items = xmalloc(cap * sizeof *items);
     for (uint32_t i = 0; i < q->count; i++)
         items[i] = *item_at(q, i);
     free(q->items);

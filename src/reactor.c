@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "xalloc.h"
 
 #define REACTOR_BATCH 256
 
@@ -87,11 +87,7 @@ void reactor_close(struct reactor *r, struct reactor_watch *w)
 
 void reactor_defer_free(struct reactor *r, void (*free_fn)(void *), void *p)
 {
-    struct reactor_deferred *d = malloc(sizeof *d);
-    if (!d) {
-        fprintf(stderr, "wspulse: out of memory (deferred free)\n");
-        abort();
-    }
+    struct reactor_deferred *d = xmalloc(sizeof *d);
     *d = (struct reactor_deferred){ r->deferred, free_fn, p };
     r->deferred = d;
 }

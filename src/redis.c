@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "net.h"
+#include "xalloc.h"
 
 #define TICK_MS            100
 #define READ_CHUNK         65536
@@ -71,16 +72,6 @@ struct redis {
 
 static void drop(struct redis *r, const char *why);
 static void flush_out(struct redis *r);
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        fprintf(stderr, "wspulse: out of memory (redis)\n");
-        abort();
-    }
-    return p;
-}
 
 /* --- backoff ------------------------------------------------------------- */
 

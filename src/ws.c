@@ -10,9 +10,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "log.h"
+#include "random.h"
 #include "utf8.h"
 
 static const char *peer_name(const struct conn *c)
@@ -25,22 +25,22 @@ static const char *peer_name(const struct conn *c)
 /* --- sending ---------------------------------------------------------- */
 
 /* Masking keys come from the kernel's random source (§5.3 asks for
- * unpredictable keys), fetched a few thousand at a time. */
-static void random_mask(uint8_t key[4])
+ * unpredictable keys), fetched a few thousand at a time. Without one no
+ * frame may go out: false, and c is closed. */
+static bool random_mask(struct conn *c, uint8_t key[4])
 {
     static _Thread_local uint8_t pool[4096];
     static _Thread_local size_t used = sizeof pool;
     if (used == sizeof pool) {
-        size_t got = 0;
-        while (got < sizeof pool) {              /* §5.3, §10.3: unpredictable */
-            ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
-            if (n > 0)
-                got += (size_t)n;
+        if (random_bytes(pool, sizeof pool) < 0) {  /* §5.3, §10.3: unpredictable */
+            conn_abort(c, "no random bytes for a masking key");
+            return false;
         }
         used = 0;
     }
     memcpy(key, pool + used, 4);
     used += 4;
+    return true;
 }
 
 static bool may_send(const struct conn *c)
@@ -63,7 +63,8 @@ static void send_masked(struct conn *c, enum ws_opcode opcode, const void *body,
 {
     uint8_t hdr[WSFRAME_MAX_HEADER], key[4], small[4096];
     size_t len = body_len + tail_len;
-    random_mask(key);                    /* §5.1: a client masks every frame */
+    if (!random_mask(c, key))            /* §5.1: a client masks every frame */
+        return;
     conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, key));
     struct msg *m = len > sizeof small ? msg_new(len) : NULL;
     uint8_t *dst = m ? m->data : small;
@@ -152,8 +153,8 @@ static void send_control(struct conn *c, enum ws_opcode opcode, const uint8_t *p
 {
     uint8_t frame[WSFRAME_MAX_HEADER + WS_MAX_CONTROL_PAYLOAD], key[4];
     bool client = c->role == CONN_CLIENT;   /* §5.1: only a client masks */
-    if (client)
-        random_mask(key);
+    if (client && !random_mask(c, key))
+        return;
     size_t h = wsframe_write_header(frame, true, opcode, len, client ? key : NULL);
     memcpy(frame + h, payload, len);
     if (client)

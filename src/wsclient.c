@@ -392,11 +392,13 @@ struct wsclient *wsclient_connect(struct conn_env *env, const struct ws_url *url
     wc->url = url;
     wc->extra_headers = extra_headers;
     snprintf(wc->bind_ip, sizeof wc->bind_ip, "%s", bind_ip ? bind_ip : "");
-    handshake_client_key(wc->key);
     c->watch.ops = &connecting_ops;
-    if (reactor_modify(env->reactor, &c->watch, false, true) < 0) {
-        conn_abort(c, "cannot watch the socket");     /* no handler: no on_fail */
-        *err = "cannot watch the socket";
+    const char *fail = handshake_client_key(wc->key) < 0 ? "no random bytes for the key"
+                       : reactor_modify(env->reactor, &c->watch, false, true) < 0
+                       ? "cannot watch the socket" : NULL;
+    if (fail) {
+        conn_abort(c, fail);     /* no handler yet: no on_fail */
+        *err = fail;
         return NULL;
     }
     wc->handler = handler;

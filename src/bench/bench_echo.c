@@ -14,12 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "bench.h"
 #include "bench_report.h"
 #include "bench_worker.h"
 #include "clock.h"
+#include "random.h"
 #include "ws.h"
 
 #define POOL_BYTES   (4u << 20)  /* at most this much of pre-built frames */
@@ -51,27 +51,27 @@ struct echo_conn {
     uint64_t sent_ns[];          /* a ring of --in-flight send times */
 };
 
-static void fill_random(void *p, size_t n)
-{
-    uint8_t *b = p;
-    while (n > 0) {
-        ssize_t got = getrandom(b, n, 0);
-        if (got > 0) {
-            b += got;
-            n -= (size_t)got;
-        }
-    }
-}
-
 /* --- the frame pool --------------------------------------------------------- */
 
-/* Text is printable ASCII so that it is valid UTF-8 (§8.1); binary is random. */
-static void make_payload(uint8_t *p, size_t n, bool binary)
+/* The payload, then each frame masked with a key of its own (§5.3): text is
+ * printable ASCII so that it is valid UTF-8 (§8.1); binary is random.
+ * Returns -1 if the kernel gives no random bytes. */
+static int make_frames(struct echo_pool *pool, bool binary)
 {
-    fill_random(p, n);
-    if (!binary)
-        for (size_t i = 0; i < n; i++)
-            p[i] = (uint8_t)('!' + p[i] % 94);
+    uint8_t *p = pool->payload, key[4];
+    if (random_bytes(p, pool->size) < 0)
+        return -1;
+    for (size_t i = 0; !binary && i < pool->size; i++)
+        p[i] = (uint8_t)('!' + p[i] % 94);
+    for (uint32_t i = 0; i < pool->frames; i++) {
+        uint8_t *f = pool->bytes + (size_t)i * pool->frame_len;
+        if (random_bytes(key, sizeof key) < 0)
+            return -1;
+        size_t h = wsframe_write_header(f, true, pool->opcode, pool->size, key);
+        memcpy(f + h, p, pool->size);
+        wsframe_mask(f + h, pool->size, key, 0);
+    }
+    return 0;
 }
 
 /* One block: the pool, the payload, the frames; freed by cli_bench.c. */
@@ -89,13 +89,10 @@ static int echo_prepare(struct bench_opts *o, struct bench_shared *s)
     }
     *pool = (struct echo_pool){ opcode, o->size, frame_len, frames, (uint8_t *)(pool + 1),
                                 (uint8_t *)(pool + 1) + o->size };
-    make_payload(pool->payload, o->size, o->binary);
-    for (uint32_t i = 0; i < frames; i++) {
-        uint8_t *f = pool->bytes + (size_t)i * frame_len;
-        fill_random(key, sizeof key);
-        size_t h = wsframe_write_header(f, true, opcode, o->size, key);
-        memcpy(f + h, pool->payload, o->size);
-        wsframe_mask(f + h, o->size, key, 0);
+    if (make_frames(pool, o->binary) < 0) {
+        perror("wspulse bench: no random bytes for the frames");
+        free(pool);
+        return 1;
     }
     s->mode_data = pool;
     return 0;
