@@ -479,13 +479,27 @@ static void send_large_copy(struct conn *c, const void *p, size_t n)
 
 uint8_t *conn_reserve(struct conn *c, size_t n)
 {
+    /* The common case first: c's batch already ends with copies and the
+     * copy buffer has room, so the reservation extends that last piece.
+     * (batch.owner is never a closed connection: conn_abort drops it.) */
+    uint8_t *dst = batch.copy + batch.copy_len;
+    if (batch.owner == c && batch.count && n - 1 < CONN_RESERVE_MAX
+        && batch.copy_len + n <= BATCH_COPY_BYTES) {
+        struct iovec *last = &batch.iov[batch.count - 1];
+        if ((uint8_t *)last->iov_base + last->iov_len == dst) {
+            batch.copy_len += n;
+            last->iov_len += n;
+            batch.bytes += n;
+            return dst;
+        }
+    }
     if (c->phase == CONN_CLOSED || n == 0 || n > CONN_RESERVE_MAX)
         return NULL;
     if (batch.owner == c && batch.copy_len + n > BATCH_COPY_BYTES)
         conn_flush(c);
     if (!batch_claim(c))
         return NULL;
-    uint8_t *dst = batch.copy + batch.copy_len;
+    dst = batch.copy + batch.copy_len;
     batch.copy_len += n;
     struct iovec *last = batch.count ? &batch.iov[batch.count - 1] : NULL;
     if (last && (uint8_t *)last->iov_base + last->iov_len == dst) {

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct utf8_validator {          /* zero it (or utf8_reset) before a message */
     uint8_t need;                /* continuation bytes still expected */
@@ -36,5 +37,21 @@ static inline bool utf8_complete(const struct utf8_validator *v)
 
 /* Whole-buffer check: valid and complete UTF-8. */
 bool utf8_valid(const uint8_t *s, size_t len);
+
+/* utf8_valid() for a whole message as it arrives, the common case inline:
+ * text that is all ASCII (no byte with the top bit set) is valid, checked a
+ * word at a time with no state; anything else goes to utf8_valid(). */
+static inline bool utf8_valid_message(const uint8_t *s, size_t len)
+{
+    uint64_t any = 0, word;
+    size_t i = 0;
+    for (; len - i >= 8; i += 8) {
+        memcpy(&word, s + i, sizeof word);
+        any |= word;
+    }
+    for (; i < len; i++)
+        any |= s[i];
+    return (any & 0x8080808080808080ull) == 0 || utf8_valid(s, len);
+}
 
 #endif

@@ -92,18 +92,19 @@ void ws_send_with_tail(struct conn *c, enum ws_opcode opcode, const void *body, 
         send_masked(c, opcode, body, body_len, tail, tail_len);
         return;
     }
-    uint8_t hdr[WSFRAME_MAX_HEADER];     /* §5.1: a server never masks (key NULL) */
-    size_t h = wsframe_write_header(hdr, true, opcode, body_len + tail_len, NULL);
-    uint8_t *frame = conn_reserve(c, h + body_len + tail_len);
+    size_t len = body_len + tail_len;
+    size_t h = wsframe_header_len(len, false);      /* §5.1: a server never masks */
+    uint8_t *frame = conn_reserve(c, h + len);
     if (frame) {                 /* small: built in place, one piece with its neighbours */
-        memcpy(frame, hdr, h);
+        wsframe_write_header(frame, true, opcode, len, NULL);
         if (body_len)            /* memcpy's pointers must be valid even for 0 bytes */
             memcpy(frame + h, body, body_len);
         if (tail_len)
             memcpy(frame + h + body_len, tail, tail_len);
         return;
     }
-    conn_send_copy(c, hdr, h);
+    uint8_t hdr[WSFRAME_MAX_HEADER];
+    conn_send_copy(c, hdr, wsframe_write_header(hdr, true, opcode, len, NULL));
     conn_send(c, body, body_len);
     conn_send_copy(c, tail, tail_len);
 }
@@ -496,11 +497,59 @@ static bool on_frame_end(struct conn *c, uint8_t *data, size_t len)
     return go_on;
 }
 
+/* The common case, before the general parser: a client's whole message in
+ * one frame (FIN, no RSV bits, text or binary, masked, a 7- or 16-bit
+ * length) that lies whole in buf, at a frame boundary and outside a
+ * fragmented message, within the size limit. Nothing in such a header is
+ * what check_header() refuses, so the payload is unmasked where it lies and
+ * delivered: no parser state, no copy. Anything else returns 0 and takes the
+ * general path, which applies every check; so does text that is not valid
+ * UTF-8 (masked again first), which the general path then fails with the
+ * same code and reason. Returns the frame's length, or 0. */
+static size_t whole_frame(struct conn *c, uint8_t *buf, size_t len)
+{
+    if (len < 6 || c->msg_opcode || c->frame.hdr_len || c->phase != CONN_WS
+        || c->role != CONN_SERVER)
+        return 0;
+    uint8_t b0 = buf[0], b1 = buf[1];
+    if ((b0 != (0x80 | WS_OP_TEXT) && b0 != (0x80 | WS_OP_BINARY)) || !(b1 & 0x80))
+        return 0;
+    size_t plen = b1 & 0x7F, at = 2;
+    if (plen == 126) {
+        if (len < 8)
+            return 0;
+        plen = (size_t)buf[2] << 8 | buf[3];
+        at = 4;
+        if (plen < 126)          /* §5.2: not minimal; the general path fails it */
+            return 0;
+    } else if (plen == 127) {
+        return 0;
+    }
+    if (len - at - 4 < plen || c->in.len + plen > c->ep->max_message)
+        return 0;
+    const uint8_t *key = buf + at;
+    uint8_t *data = buf + at + 4;
+    wsframe_mask(data, plen, key, 0);
+    if (b0 == (0x80 | WS_OP_TEXT) && !utf8_valid_message(data, plen)) {  /* §8.1 */
+        wsframe_mask(data, plen, key, 0);
+        return 0;
+    }
+    c->msg_opcode = b0 & 0x0F;
+    deliver(c, data, plen);
+    return at + 4 + plen;
+}
+
 void ws_input(struct conn *c, uint8_t *buf, size_t len)
 {
     /* §7.1.7: once the connection has failed (phase LINGER), no frame after
      * the bad one is looked at, not even a Close. */
     while (len > 0 && (c->phase == CONN_WS || c->phase == CONN_CLOSING)) {
+        size_t whole = whole_frame(c, buf, len);
+        if (whole) {
+            buf += whole;
+            len -= whole;
+            continue;
+        }
         struct wsframe_parser *f = &c->frame;
         bool had_header = f->header_done;
         const uint8_t *data;

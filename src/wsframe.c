@@ -120,51 +120,36 @@ void wsframe_reset(struct wsframe_parser *p)
     memset(p, 0, sizeof *p);
 }
 
-size_t wsframe_write_header(uint8_t out[WSFRAME_MAX_HEADER], bool fin,
-                            enum ws_opcode opcode, uint64_t payload_len,
-                            const uint8_t *mask)
-{
-    size_t n = 2;
-
-    assert(payload_len >> 63 == 0);      /* §5.2: the top bit MUST be 0 */
-    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0F));
-    out[1] = mask ? 0x80 : 0;
-    if (payload_len < 126) {             /* §5.2: the minimal encoding */
-        out[1] |= (uint8_t)payload_len;
-    } else if (payload_len <= 0xFFFF) {
-        out[1] |= 126;
-        out[n++] = (uint8_t)(payload_len >> 8);
-        out[n++] = (uint8_t)payload_len;
-    } else {
-        out[1] |= 127;
-        for (int shift = 56; shift >= 0; shift -= 8)
-            out[n++] = (uint8_t)(payload_len >> shift);
-    }
-    if (mask) {
-        memcpy(out + n, mask, 4);
-        n += 4;
-    }
-    return n;
-}
-
 /* Every payload byte goes through here, so long runs are XORed 8 bytes at a
- * time. The 8-byte key is laid out in memory order starting at the key's
- * phase for `offset`; as 8 is a multiple of 4 the phase is the same for every
- * word, and loading words with memcpy keeps this free of alignment and
- * aliasing trouble on any byte order. */
+ * time. The 8-byte key is the 4-byte key repeated, in memory order, starting
+ * at the key's phase for `offset` (a window into three copies of the key);
+ * as 8 is a multiple of 4 the phase is the same for every word. Loading
+ * words with memcpy keeps this free of alignment and aliasing trouble on any
+ * byte order. Small payloads (most echoed frames are a few words) pay only
+ * for that window, not for a byte loop that builds it. */
 void wsframe_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
 {
-    uint8_t key_bytes[8];
+    uint8_t keys[12];
     uint64_t key, word;
     size_t i = 0;
 
-    for (int k = 0; k < 8; k++)
-        key_bytes[k] = mask[(offset + (uint64_t)k) & 3];
+    memcpy(keys, mask, 4);
+    memcpy(keys + 4, mask, 4);
+    memcpy(keys + 8, mask, 4);
+    const uint8_t *key_bytes = keys + (offset & 3);
     memcpy(&key, key_bytes, sizeof key);
     for (; len - i >= 8; i += 8) {
         memcpy(&word, data + i, sizeof word);
         word ^= key;
         memcpy(data + i, &word, sizeof word);
+    }
+    if (len - i >= 4) {
+        uint32_t half, key4;
+        memcpy(&key4, key_bytes, sizeof key4);
+        memcpy(&half, data + i, sizeof half);
+        half ^= key4;
+        memcpy(data + i, &half, sizeof half);
+        i += 4;
     }
     for (; i < len; i++)
         data[i] ^= key_bytes[i & 7];

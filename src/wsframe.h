@@ -6,9 +6,11 @@
 #ifndef WSFRAME_H
 #define WSFRAME_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 enum ws_opcode {                 /* §5.2; 3-7 and 0xB-0xF are reserved */
@@ -59,12 +61,43 @@ static inline bool wsframe_done(const struct wsframe_parser *p)
 /* Get ready for the next frame. */
 void wsframe_reset(struct wsframe_parser *p);
 
-/* Write a frame header for a payload of payload_len bytes into out; mask is
- * NULL for an unmasked (server) frame, else the 4-byte key a client chose.
- * Returns the header length (2..14). */
-size_t wsframe_write_header(uint8_t out[WSFRAME_MAX_HEADER], bool fin,
-                            enum ws_opcode opcode, uint64_t payload_len,
-                            const uint8_t *mask);
+/* The length of the header of a frame of payload_len bytes (§5.2: the
+ * minimal length encoding), with or without a masking key. */
+static inline size_t wsframe_header_len(uint64_t payload_len, bool masked)
+{
+    size_t n = payload_len < 126 ? 2 : payload_len <= 0xFFFF ? 4 : 10;
+    return masked ? n + 4 : n;
+}
+
+/* Write a frame header for a payload of payload_len bytes into out, which
+ * has room for wsframe_header_len() bytes; mask is NULL for an unmasked
+ * (server) frame, else the 4-byte key a client chose. Returns the header
+ * length (2..14). Inline: every message sent writes one. */
+static inline size_t wsframe_write_header(uint8_t *out, bool fin, enum ws_opcode opcode,
+                                          uint64_t payload_len, const uint8_t *mask)
+{
+    size_t n = 2;
+
+    assert(payload_len >> 63 == 0);      /* §5.2: the top bit MUST be 0 */
+    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0F));
+    out[1] = mask ? 0x80 : 0;
+    if (payload_len < 126) {             /* §5.2: the minimal encoding */
+        out[1] |= (uint8_t)payload_len;
+    } else if (payload_len <= 0xFFFF) {
+        out[1] |= 126;
+        out[n++] = (uint8_t)(payload_len >> 8);
+        out[n++] = (uint8_t)payload_len;
+    } else {
+        out[1] |= 127;
+        for (int shift = 56; shift >= 0; shift -= 8)
+            out[n++] = (uint8_t)(payload_len >> shift);
+    }
+    if (mask) {
+        memcpy(out + n, mask, 4);
+        n += 4;
+    }
+    return n;
+}
 
 /* XOR data[0..len) with the key, as if data started at byte `offset` of the
  * payload (§5.3); masking and unmasking are the same operation. */
