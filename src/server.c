@@ -325,12 +325,7 @@ static bool has_body(const struct http_request *req)
 /* RFC 9112 §3.2: an HTTP/1.1 request MUST have exactly one Host. */
 static bool host_ok(const struct http_request *req)
 {
-    if (req->minor_version < 1)
-        return true;
-    int hosts = 0;
-    for (size_t i = 0; i < req->num_headers; i++)
-        hosts += http_span_case_eq(&req->headers[i].name, "Host");
-    return hosts == 1;
+    return req->minor_version < 1 || http_header_count(req, "Host") == 1;
 }
 
 /* The path of the target: origin form "/p?q" as is; absolute form
