@@ -363,11 +363,13 @@ done
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/versions.txt"
 if $PY bench/report.py "$OUT" "${SERVERS[@]}" >"$RESULTS.tmp"; then
-    # Keep the section bench/faults.py wrote, between its markers.
-    if [ -f "$RESULTS" ] && grep -q '^<!-- faults:begin -->' "$RESULTS"; then
-        printf '\n' >>"$RESULTS.tmp"
-        sed -n '/^<!-- faults:begin -->/,/^<!-- faults:end -->/p' "$RESULTS" >>"$RESULTS.tmp"
-    fi
+    # Keep the sections bench/faults.py and bench/redis_bench.py wrote, between their markers.
+    for part in faults redis; do
+        if [ -f "$RESULTS" ] && grep -q "^<!-- $part:begin -->" "$RESULTS"; then
+            printf '\n' >>"$RESULTS.tmp"
+            sed -n "/^<!-- $part:begin -->/,/^<!-- $part:end -->/p" "$RESULTS" >>"$RESULTS.tmp"
+        fi
+    done
     mv "$RESULTS.tmp" "$RESULTS"
     say "wrote $RESULTS"
 else
