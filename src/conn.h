@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "buf.h"
+#include "http.h"
 #include "net.h"
 #include "outq.h"
 #include "reactor.h"
@@ -98,7 +99,11 @@ struct conn {
     struct conn *peer_prev, *peer_next;  /* the endpoint's list of its clients */
     struct outq  out;
     struct buf   in;                     /* HTTP head or message so far */
-    struct wsframe_parser frame;
+    union {                              /* by phase: */
+        struct http_scan http_scan;      /* HTTP: how far the head in c->in was
+                                            scanned (server.c) */
+        struct wsframe_parser frame;     /* WS, CLOSING: the frame in progress */
+    };
     struct utf8_validator utf8;          /* the text message in progress */
     uint8_t  phase;                      /* enum conn_phase */
     uint8_t  role;                       /* enum conn_role */

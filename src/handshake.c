@@ -109,7 +109,7 @@ long handshake_client_response(const char *buf, size_t len, const char *key,
                                const char **why, char *status_line, size_t cap)
 {
     struct http_response res;
-    ssize_t used = http_parse_response(buf, len, &res);
+    ssize_t used = http_parse_response(buf, len, &res, NULL);
     *why = NULL;
     if (used == 0)
         return 0;

@@ -1,11 +1,14 @@
 /* http.c -- HTTP/1.1 request heads (RFC 9112) read from the caller's bytes,
  * and response heads written into the caller's buffer.
  *
- * The parser is re-run on the whole buffer whenever more bytes arrive, so it
- * keeps no state; its answer for a prefix never contradicts its answer for the
- * whole (an error seen early is the same error later). It only checks syntax:
- * which methods, targets and headers make sense is left to the callers
- * (static.c, handshake.c). No I/O, no allocation, no logging. */
+ * A head that arrives in pieces is scanned as it comes: each call looks only
+ * at the new bytes, checking every line as it completes (scan_head), and
+ * once the blank line is in, the head is parsed from its start, once, into
+ * spans (as picohttpparser does with last_len). The answer for a prefix never
+ * contradicts the answer for the whole (an error seen early is the same
+ * error later). It only checks syntax: which methods, targets and headers
+ * make sense is left to the callers (static.c, handshake.c). No I/O, no
+ * allocation, no logging. */
 #include "http.h"
 
 #include <stdint.h>
@@ -41,24 +44,28 @@ static bool case_eq(const char *a, const char *b, size_t len)
 
 /* --- lines ---------------------------------------------------------------- */
 
-/* Find the line starting at *pos in buf[0..end); on success set *line to it
- * without its terminator, move *pos past the terminator and return 1. Returns
- * HTTP_INCOMPLETE when no terminator has arrived yet.
+/* Find the line starting at *pos in buf[0..end), looking from *from on (the
+ * bytes of the line before it are known to be clean); on success set *line
+ * to it without its terminator, move *pos and *from past the terminator and
+ * return 1. Returns HTTP_INCOMPLETE when no terminator has arrived yet, with
+ * *from where to look next time.
  * RFC 9112 §2.2: a bare LF may end a line, but a bare CR MUST be rejected (or
  * replaced; we reject). No line of a head may carry control characters except
  * HTAB (field values: §5.5 of RFC 9110; the request line has no place for
  * them at all), so they are rejected while scanning: binary garbage fails at
  * once rather than after 8 KiB. */
-static int next_line(const char *buf, size_t end, size_t *pos, struct http_span *line)
+static int next_line(const char *buf, size_t end, size_t *pos, size_t *from,
+                     struct http_span *line)
 {
-    for (size_t i = *pos; i < end; i++) {
+    size_t i;
+    for (i = *from; i < end; i++) {
         unsigned char c = (unsigned char)buf[i];
         size_t term = 0;
 
         if (c == '\n')
             term = 1;
         else if (c == '\r' && i + 1 == end)
-            return HTTP_INCOMPLETE;             /* the LF may be next */
+            break;                              /* the LF may be next */
         else if (c == '\r' && buf[i + 1] == '\n')
             term = 2;
         else if (c == '\r' || (c < 0x20 && c != '\t') || c == 0x7F)
@@ -66,10 +73,11 @@ static int next_line(const char *buf, size_t end, size_t *pos, struct http_span 
         if (term) {
             line->p = buf + *pos;
             line->len = i - *pos;
-            *pos = i + term;
+            *pos = *from = i + term;
             return 1;
         }
     }
+    *from = i;
     return HTTP_INCOMPLETE;
 }
 
@@ -138,9 +146,10 @@ static ssize_t parse_headers(const char *buf, size_t end, size_t pos,
                              struct http_header *headers, size_t *num_headers)
 {
     struct http_span line;
+    size_t from = pos;
     int r;
 
-    while ((r = next_line(buf, end, &pos, &line)) == 1) {
+    while ((r = next_line(buf, end, &pos, &from, &line)) == 1) {
         if (line.len == 0)
             return (ssize_t)pos;
         if (*num_headers == HTTP_MAX_HEADERS)
@@ -150,28 +159,6 @@ static ssize_t parse_headers(const char *buf, size_t end, size_t pos,
             return r;
         (*num_headers)++;
     }
-    return r;
-}
-
-/* Only the first HTTP_MAX_HEADER_BYTES are ever looked at, so a head longer
- * than that is refused whether it arrives in one read or many. */
-ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req)
-{
-    size_t end = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
-    size_t pos = 0;
-    struct http_span line;
-    ssize_t r;
-
-    req->num_headers = 0;
-    do                                   /* RFC 9112 §2.2: SHOULD ignore */
-        r = next_line(buf, end, &pos, &line);    /* empty lines before it */
-    while (r == 1 && line.len == 0);
-    if (r == 1)
-        r = parse_request_line(&line, req);
-    if (r == 1)
-        r = parse_headers(buf, end, pos, req->headers, &req->num_headers);
-    if (r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES)
-        return HTTP_ERR_TOO_LARGE;
     return r;
 }
 
@@ -197,14 +184,83 @@ static int parse_status_line(const struct http_span *line, struct http_response 
     return 1;
 }
 
-ssize_t http_parse_response(const char *buf, size_t len, struct http_response *res)
+/* --- a head arriving in pieces -------------------------------------------- */
+
+/* Line number index of a head (0: the request or status line), checked as
+ * the parse from the start will check it; what it fills in is overwritten
+ * by that parse. */
+static int check_line(const struct http_span *line, size_t index, struct http_request *req,
+                      struct http_response *res)
+{
+    struct http_header h;
+    if (index > HTTP_MAX_HEADERS)
+        return HTTP_ERR_TOO_LARGE;
+    if (index > 0)
+        return parse_header(line, &h);
+    return req ? parse_request_line(line, req) : parse_status_line(line, res);
+}
+
+/* Look only at what arrived since the last call (scan says from where),
+ * checking each line as it completes, so an error is found as early as a
+ * parse from the start would find it. Returns 1 once the blank line that
+ * ends the head is in (then the head is parsed from its start, once),
+ * HTTP_INCOMPLETE, or an error. req or res says which head this is. */
+static int scan_head(const char *buf, size_t end, struct http_scan *scan,
+                     struct http_request *req, struct http_response *res)
+{
+    size_t pos = scan->line, from = scan->scanned;
+    struct http_span line;
+    int r;
+
+    while ((r = next_line(buf, end, &pos, &from, &line)) == 1) {
+        if (line.len == 0 && scan->lines > 0)
+            return 1;
+        bool before_request = line.len == 0 && req;     /* RFC 9112 §2.2: skipped */
+        if (!before_request && (r = check_line(&line, scan->lines++, req, res)) < 0)
+            return r;
+        scan->line = (uint16_t)pos;
+    }
+    scan->scanned = (uint16_t)from;
+    return r;
+}
+
+/* --- the two parsers ---------------------------------------------------------- */
+
+/* Only the first HTTP_MAX_HEADER_BYTES are ever looked at, so a head longer
+ * than that is refused whether it arrives in one read or many. */
+ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req,
+                           struct http_scan *scan)
 {
     size_t end = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
-    size_t pos = 0;
+    size_t pos = 0, from = 0;
     struct http_span line;
+    ssize_t r = scan ? scan_head(buf, end, scan, req, NULL) : 1;
+
+    req->num_headers = 0;
+    if (r == 1)
+        do                               /* RFC 9112 §2.2: SHOULD ignore */
+            r = next_line(buf, end, &pos, &from, &line);    /* empty lines before it */
+        while (r == 1 && line.len == 0);
+    if (r == 1)
+        r = parse_request_line(&line, req);
+    if (r == 1)
+        r = parse_headers(buf, end, pos, req->headers, &req->num_headers);
+    if (r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES)
+        return HTTP_ERR_TOO_LARGE;
+    return r;
+}
+
+ssize_t http_parse_response(const char *buf, size_t len, struct http_response *res,
+                            struct http_scan *scan)
+{
+    size_t end = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
+    size_t pos = 0, from = 0;
+    struct http_span line;
+    ssize_t r = scan ? scan_head(buf, end, scan, NULL, res) : 1;
 
     res->num_headers = 0;
-    ssize_t r = next_line(buf, end, &pos, &line);
+    if (r == 1)
+        r = next_line(buf, end, &pos, &from, &line);
     if (r == 1)
         r = parse_status_line(&line, res);
     if (r == 1)

@@ -1,9 +1,9 @@
 /* http.h -- HTTP/1.1 request parsing (RFC 9112) and response heads.
- * The parser points into the caller's bytes and is re-run on the whole
- * buffer as more arrives (the header section is at most HTTP_MAX_HEADER_BYTES,
- * so this stays cheap); it reports how many bytes the request head used, so
- * bytes that follow it (a pipelined request, the first WebSocket frames) stay
- * with the caller. No I/O, no allocation, no logging. */
+ * The parser points into the caller's bytes, which the caller keeps, growing,
+ * until the head is complete; a struct http_scan lets each call look only at
+ * the bytes that are new. It reports how many bytes the head used, so bytes
+ * that follow it (a pipelined request, the first WebSocket frames) stay with
+ * the caller. No I/O, no allocation, no logging. */
 #ifndef HTTP_H
 #define HTTP_H
 
@@ -38,11 +38,28 @@ struct http_request {
     size_t num_headers;
 };
 
+/* How far the parser got through a head still arriving (like
+ * picohttpparser's last_len): the complete lines before `line` are valid and
+ * the bytes up to `scanned` clean, so a call with more bytes starts there
+ * rather than at the beginning. Offsets, not pointers: the bytes may move
+ * (realloc) as long as the head's first byte stays first. Zero it for each
+ * new head, and keep it with the connection while the head is incomplete. */
+struct http_scan {
+    uint16_t line;               /* where the first incomplete line starts */
+    uint16_t scanned;            /* bytes looked at */
+    uint16_t lines;              /* complete lines before `line` (but empty
+                                    ones before a request line) */
+};
+
 /* Parse a request head from buf[0..len). Returns the number of bytes up to
  * and including the blank line that ends the head, HTTP_INCOMPLETE, or a
  * negative enum http_err. Spans in *req point into buf. Obsolete line folding,
- * bare CR, control characters and whitespace before a colon are rejected. */
-ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req);
+ * bare CR, control characters and whitespace before a colon are rejected.
+ * scan (or NULL: parse from the start) carries the progress from one call to
+ * the next while the answer is HTTP_INCOMPLETE; the answers are the same
+ * either way, an error as early. */
+ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req,
+                           struct http_scan *scan);
 
 struct http_response {           /* for the client side */
     int minor_version;
@@ -53,7 +70,8 @@ struct http_response {           /* for the client side */
 };
 
 /* Parse a response head (status line and headers) like a request head. */
-ssize_t http_parse_response(const char *buf, size_t len, struct http_response *res);
+ssize_t http_parse_response(const char *buf, size_t len, struct http_response *res,
+                            struct http_scan *scan);
 
 /* The value of the first header called name (case-insensitive), or NULL. */
 const struct http_span *http_header_get(const struct http_request *req, const char *name);

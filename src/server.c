@@ -411,9 +411,10 @@ static void handle_request(struct conn *c, const struct http_request *req)
 static ssize_t server_on_http(struct conn *c, const uint8_t *buf, size_t len)
 {
     struct http_request req;
-    ssize_t n = http_parse_request((const char *)buf, len, &req);
+    ssize_t n = http_parse_request((const char *)buf, len, &req, &c->http_scan);
     if (n == HTTP_INCOMPLETE)
-        return 0;
+        return 0;                /* c->in keeps the head, c->http_scan how far it was read */
+    c->http_scan = (struct http_scan){0};     /* before an upgrade makes it c->frame */
     if (n == HTTP_ERR_TOO_LARGE)
         respond_error(c, 431, "the request head is over 8 KiB or 64 header lines", NULL, false);
     else if (n == HTTP_ERR_VERSION)

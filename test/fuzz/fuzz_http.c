@@ -1,11 +1,14 @@
 /* fuzz_http.c -- libFuzzer harness for src/http.c, linked with it alone.
  *
- * conn.c re-runs http_parse_request on its whole input buffer each time more
- * bytes arrive, so the parser's answer for a prefix must never contradict its
+ * The server calls http_parse_request on its whole input buffer each time
+ * more bytes arrive, with a struct http_scan that carries how far the last
+ * call got, so the parser's answer for a prefix must never contradict its
  * answer for the whole: a head found in a prefix is the same head later, an
- * error found in a prefix is the same error later. This harness checks that
- * at many split points of every input, for the request and the response
- * parser alike, and that everything a successful parse returns (spans, header
+ * error found in a prefix is the same error later. And with the scan, fed
+ * the prefixes one after another as the server feeds them, every answer
+ * must be the answer of a parse from the start. This harness checks both at
+ * many split points of every input, for the request and the response parser
+ * alike, and that everything a successful parse returns (spans, header
  * names and values, token lookups) is what http.h promises. Last, a response
  * head written by http_write_head with values taken from the input must
  * parse back, and fail cleanly for any smaller buffer. A broken invariant
@@ -224,17 +227,18 @@ static void check_response(const struct http_response *res, const char *buf, siz
 static struct http_request req_scratch;
 static struct http_response res_scratch;
 
-static ssize_t parse_req(const char *buf, size_t len)
+/* scan: NULL, or the progress of the calls before on the same head. */
+static ssize_t parse_req(const char *buf, size_t len, struct http_scan *scan)
 {
-    return http_parse_request(buf, len, &req_scratch);
+    return http_parse_request(buf, len, &req_scratch, scan);
 }
 
-static ssize_t parse_res(const char *buf, size_t len)
+static ssize_t parse_res(const char *buf, size_t len, struct http_scan *scan)
 {
-    return http_parse_response(buf, len, &res_scratch);
+    return http_parse_response(buf, len, &res_scratch, scan);
 }
 
-typedef ssize_t (*parse_fn)(const char *buf, size_t len);
+typedef ssize_t (*parse_fn)(const char *buf, size_t len, struct http_scan *scan);
 
 /* Parse a copy of buf[0..len) that ends exactly where a heap block does:
  * libFuzzer's buffer ends where the whole input does, so only a copy lets
@@ -242,7 +246,7 @@ typedef ssize_t (*parse_fn)(const char *buf, size_t len);
  * (a malloc per prefix made the run mostly allocator work). */
 #define TAIL_CAP 16384           /* above -max_len and the long heads */
 
-static ssize_t parse_exact(parse_fn parse, const char *buf, size_t len)
+static ssize_t parse_exact(parse_fn parse, const char *buf, size_t len, struct http_scan *scan)
 {
     static char *block;
     if (block == NULL)
@@ -252,13 +256,13 @@ static ssize_t parse_exact(parse_fn parse, const char *buf, size_t len)
         char *copy = malloc(len);
         REQUIRE(copy != NULL);
         memcpy(copy, buf, len);
-        ssize_t r = parse(copy, len);
+        ssize_t r = parse(copy, len, scan);
         free(copy);
         return r;
     }
     char *copy = block + TAIL_CAP - len;
     memmove(copy, buf, len);
-    return parse(copy, len);
+    return parse(copy, len, scan);
 }
 
 /* The prefix buf[0..k) said `part`, the whole said `whole`. A complete head
@@ -289,11 +293,31 @@ static bool worth_splitting(const char *buf, size_t len, size_t k)
     return false;
 }
 
+/* The server's way: prefix after prefix of the same head (its bytes moved
+ * each time, as a growing buffer moves them), the progress kept in *scan
+ * until an answer other than HTTP_INCOMPLETE; each answer must be part, the
+ * answer of a parse from the start. */
+static void check_scanned(parse_fn parse, const char *buf, size_t k, ssize_t part,
+                          struct http_scan *scan, bool *scanning)
+{
+    if (!*scanning)
+        return;
+    REQUIRE(parse_exact(parse, buf, k, scan) == part);
+    *scanning = part == HTTP_INCOMPLETE;
+}
+
 static void check_all_prefixes(parse_fn parse, const char *buf, size_t len, ssize_t whole)
 {
-    for (size_t k = 0; k < len; k++)
-        if (worth_splitting(buf, len, k))
-            check_prefix(parse_exact(parse, buf, k), k, whole);
+    struct http_scan scan = { 0 };
+    bool scanning = true;
+    for (size_t k = 0; k < len; k++) {
+        if (!worth_splitting(buf, len, k))
+            continue;
+        ssize_t part = parse_exact(parse, buf, k, NULL);
+        check_prefix(part, k, whole);
+        check_scanned(parse, buf, k, part, &scan, &scanning);
+    }
+    check_scanned(parse, buf, len, whole, &scan, &scanning);
 }
 
 /* --- long heads ------------------------------------------------------------ */
@@ -321,15 +345,24 @@ static void check_long_head(parse_fn parse, const char *buf, size_t len)
         big[n++] = 'x';                  /* pad the last line */
     memcpy(big + n, "\r\n\r\n", 4);
     n += 4;
-    ssize_t whole = parse_exact(parse, big, n);
-    if (whole > 0 && parse == parse_req && parse_req(big, n) == whole)
+    ssize_t whole = parse_exact(parse, big, n, NULL);
+    if (whole > 0 && parse == parse_req && parse_req(big, n, NULL) == whole)
         check_request(&req_scratch, big, (size_t)whole);
-    if (whole > 0 && parse == parse_res && parse_res(big, n) == whole)
+    if (whole > 0 && parse == parse_res && parse_res(big, n, NULL) == whole)
         check_response(&res_scratch, big, (size_t)whole);
-    for (size_t k = HTTP_MAX_HEADER_BYTES - 4; k < n; k++)
-        check_prefix(parse_exact(parse, big, k), k, whole);
-    for (size_t k = len; k < HTTP_MAX_HEADER_BYTES - 4; k += 257)
-        check_prefix(parse(big, k), k, whole);
+    struct http_scan scan = { 0 };       /* the same prefixes, in order, scanned */
+    bool scanning = true;
+    for (size_t k = len; k < HTTP_MAX_HEADER_BYTES - 4; k += 257) {
+        ssize_t part = parse(big, k, NULL);
+        check_prefix(part, k, whole);
+        check_scanned(parse, big, k, part, &scan, &scanning);
+    }
+    for (size_t k = HTTP_MAX_HEADER_BYTES - 4; k < n; k++) {
+        ssize_t part = parse_exact(parse, big, k, NULL);
+        check_prefix(part, k, whole);
+        check_scanned(parse, big, k, part, &scan, &scanning);
+    }
+    check_scanned(parse, big, n, whole, &scan, &scanning);
 }
 
 /* --- response heads ---------------------------------------------------------- */
@@ -359,7 +392,7 @@ static void check_write_head(const uint8_t *data, size_t size)
 
     size_t n = http_write_head(head, sizeof head, status, type, length, keep_alive, extra);
     REQUIRE(n > 0 && n < sizeof head);
-    ssize_t r = parse_res(head, n);
+    ssize_t r = parse_res(head, n, NULL);
     if (status < 100 || status > 999) {
         REQUIRE(r == HTTP_ERR_MALFORMED);
     } else {
@@ -393,20 +426,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
 
-    ssize_t whole = parse_exact(parse_req, buf, size);
+    ssize_t whole = parse_exact(parse_req, buf, size, NULL);
     REQUIRE(whole >= HTTP_ERR_VERSION && whole <= (ssize_t)size);
     if (whole > 0) {
-        parse_req(buf, size);
+        parse_req(buf, size, NULL);
         check_request(&req_scratch, buf, (size_t)whole);
     }
     check_all_prefixes(parse_req, buf, size, whole);
     if (whole == HTTP_INCOMPLETE && size > 0 && size < HTTP_MAX_HEADER_BYTES - 16)
         check_long_head(parse_req, buf, size);
 
-    whole = parse_exact(parse_res, buf, size);
+    whole = parse_exact(parse_res, buf, size, NULL);
     REQUIRE(whole >= HTTP_ERR_VERSION && whole <= (ssize_t)size);
     if (whole > 0) {
-        parse_res(buf, size);
+        parse_res(buf, size, NULL);
         check_response(&res_scratch, buf, (size_t)whole);
     }
     check_all_prefixes(parse_res, buf, size, whole);

@@ -6,7 +6,7 @@ static struct http_request req;
 
 static const struct http_request *parse(const char *raw)
 {
-    CHECK(http_parse_request(raw, strlen(raw), &req) > 0);
+    CHECK(http_parse_request(raw, strlen(raw), &req, NULL) > 0);
     return &req;
 }
 

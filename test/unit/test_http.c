@@ -1,5 +1,6 @@
 /* test_http.c -- the request-head parser (RFC 9112) on whole, split,
- * pipelined and broken input; token lists; response heads byte for byte. */
+ * pipelined and broken input, also fed a byte at a time as the server feeds
+ * it (struct http_scan); token lists; response heads byte for byte. */
 #include "check.h"
 #include "http.h"
 
@@ -12,14 +13,35 @@ static ssize_t parse_exact(const char *in, size_t len, struct http_request *req)
 {
     char *copy = malloc(len ? len : 1);
     memcpy(copy, in, len);
-    ssize_t r = http_parse_request(copy, len, req);
+    ssize_t r = http_parse_request(copy, len, req, NULL);
     free(copy);
     return r;
 }
 
+/* The server's way: the head one byte longer at each call, the progress
+ * kept in a struct http_scan. Every answer must be the one a parse from the
+ * start gives for the same bytes. Returns the last: at len bytes, or the
+ * first that is not HTTP_INCOMPLETE. */
+static ssize_t parse_byte_by_byte(const char *in, size_t len, struct http_request *req)
+{
+    struct http_scan scan = {0};
+    struct http_request whole;
+    ssize_t r = HTTP_INCOMPLETE;
+    int differ = 0;
+    for (size_t k = 1; k <= len && r == HTTP_INCOMPLETE; k++) {
+        r = http_parse_request(in, k, req, &scan);
+        differ += r != http_parse_request(in, k, &whole, NULL);
+    }
+    CHECK_EQ(differ, 0);
+    return r;
+}
+
+/* Parsed whole, and byte by byte with the same answer. */
 static ssize_t parse(const char *s, struct http_request *req)
 {
-    return http_parse_request(s, strlen(s), req);
+    ssize_t r = parse_byte_by_byte(s, strlen(s), req);
+    CHECK_EQ(http_parse_request(s, strlen(s), req, NULL), r);
+    return r;
 }
 
 static bool span_is(const struct http_span *span, const char *s)
@@ -93,9 +115,70 @@ static void test_split_anywhere(void)
     char *copy = malloc(len);
     struct http_request req;
     memcpy(copy, upgrade, len);
-    CHECK_EQ(http_parse_request(copy, len, &req), len);
+    CHECK_EQ(http_parse_request(copy, len, &req, NULL), len);
     check_upgrade(&req);
     free(copy);
+}
+
+/* A head that arrives a byte at a time, as a slow client sends it: each call
+ * looks only at the new byte (scan.scanned follows the bytes, held back one
+ * at a CR whose LF may come next), and the last gives the whole head. */
+static void test_head_byte_by_byte(void)
+{
+    struct http_scan scan = {0};
+    struct http_request req;
+    size_t len = sizeof upgrade - 1;
+    int wrong = 0;
+    for (size_t k = 1; k < len; k++) {
+        wrong += http_parse_request(upgrade, k, &req, &scan) != HTTP_INCOMPLETE;
+        wrong += scan.scanned != k - (upgrade[k - 1] == '\r');
+    }
+    CHECK_EQ(wrong, 0);
+    CHECK_EQ(scan.lines, 13);                /* the request line and 12 headers */
+    CHECK_EQ(http_parse_request(upgrade, len, &req, &scan), len);
+    check_upgrade(&req);
+}
+
+/* The bytes before scan.line are not read again until the head is complete:
+ * spoiled after they were scanned, they go unnoticed (a parse from the start
+ * would refuse them), while a bad byte that arrives is refused at once. */
+static void test_scan_reads_only_new_bytes(void)
+{
+    char buf[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: bbb";
+    struct http_scan scan = {0};
+    struct http_request req;
+    size_t n = strlen("GET / HTTP/1.1\r\nHost: a\r\nX-Slow: b");
+    CHECK_EQ(http_parse_request(buf, n, &req, &scan), HTTP_INCOMPLETE);
+    CHECK_EQ(scan.line, strlen("GET / HTTP/1.1\r\nHost: a\r\n"));
+    CHECK_EQ(scan.scanned, n);
+    buf[0] = '\x01';                         /* already looked at */
+    CHECK_EQ(http_parse_request(buf, n + 2, &req, NULL), HTTP_ERR_MALFORMED);
+    CHECK_EQ(http_parse_request(buf, n + 2, &req, &scan), HTTP_INCOMPLETE);
+    buf[n + 2] = '\x01';                     /* new */
+    CHECK_EQ(http_parse_request(buf, n + 3, &req, &scan), HTTP_ERR_MALFORMED);
+}
+
+/* The response parser (the client's) keeps its progress the same way. */
+static void test_response_byte_by_byte(void)
+{
+    static const char in[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\n\r\n\x81\x00";
+    struct http_scan scan = {0};
+    struct http_response res, whole;
+    size_t head = sizeof in - 3;
+    int differ = 0;
+    for (size_t k = 1; k < head; k++)
+        differ += http_parse_response(in, k, &res, &scan) != http_parse_response(in, k, &whole,
+                                                                                   NULL);
+    CHECK_EQ(differ, 0);
+    CHECK_EQ(http_parse_response(in, sizeof in - 1, &res, &scan), head);
+    CHECK_EQ(res.status, 101);
+    CHECK_EQ(res.num_headers, 2);
+    static const char bad[] = "HTTP/1.1 1x1 \r\n";   /* refused at its line's end */
+    struct http_scan fresh = {0};
+    for (size_t k = 1; k < sizeof bad - 1; k++)
+        CHECK_EQ(http_parse_response(bad, k, &res, &fresh), HTTP_INCOMPLETE);
+    CHECK_EQ(http_parse_response(bad, sizeof bad - 1, &res, &fresh), HTTP_ERR_MALFORMED);
 }
 
 /* The first WebSocket frame may arrive with the head: it stays with the caller. */
@@ -105,7 +188,7 @@ static void test_bytes_after_head(void)
     struct http_request req;
     memcpy(buf, upgrade, sizeof upgrade - 1);
     memcpy(buf + sizeof upgrade - 1, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);
-    CHECK_EQ(http_parse_request(buf, sizeof upgrade - 1 + 11, &req), sizeof upgrade - 1);
+    CHECK_EQ(http_parse_request(buf, sizeof upgrade - 1 + 11, &req, NULL), sizeof upgrade - 1);
     check_upgrade(&req);
 }
 
@@ -188,7 +271,7 @@ static void test_header_limits(void)
     for (int i = 0; i < HTTP_MAX_HEADERS; i++)
         n += (size_t)sprintf(buf + n, "X-%d: v\r\n", i);
     n += (size_t)sprintf(buf + n, "\r\n");
-    CHECK_EQ(http_parse_request(buf, n, &req), n);
+    CHECK_EQ(http_parse_request(buf, n, &req, NULL), n);
     CHECK_EQ(req.num_headers, HTTP_MAX_HEADERS);
     CHECK(span_is(&req.headers[63].name, "X-63"));
 
@@ -197,8 +280,8 @@ static void test_header_limits(void)
     memcpy(buf, head, n);
     memset(buf + n, 'a', HTTP_MAX_HEADER_BYTES - n - 4);
     memcpy(buf + HTTP_MAX_HEADER_BYTES - 4, "\r\n\r\n", 4);
-    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES, &req), HTTP_MAX_HEADER_BYTES);
-    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES - 1, &req), HTTP_INCOMPLETE);
+    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES, &req, NULL), HTTP_MAX_HEADER_BYTES);
+    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES - 1, &req, NULL), HTTP_INCOMPLETE);
 }
 
 /* --- rejected requests: each its own case -------------------------------------- */
@@ -209,6 +292,7 @@ static void check_rejected(const char *in, size_t len, ssize_t want)
     struct http_request req;
     int bad_prefix = 0;
     CHECK_EQ(parse_exact(in, len, &req), want);
+    CHECK_EQ(parse_byte_by_byte(in, len, &req), want);
     for (size_t cut = 0; cut < len; cut++) {
         ssize_t r = parse_exact(in, cut, &req);
         bad_prefix += r != HTTP_INCOMPLETE && r != want;
@@ -307,16 +391,16 @@ static void test_reject_too_many_bytes(void)
     const char *head = "GET / HTTP/1.1\r\nX: ";
     memcpy(buf, head, strlen(head));
     memset(buf + strlen(head), 'a', HTTP_MAX_HEADER_BYTES + 1 - strlen(head));
-    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES - 1, &req), HTTP_INCOMPLETE);
-    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES, &req), HTTP_ERR_TOO_LARGE);
-    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES + 1, &req), HTTP_ERR_TOO_LARGE);
+    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES - 1, &req, NULL), HTTP_INCOMPLETE);
+    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES, &req, NULL), HTTP_ERR_TOO_LARGE);
+    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES + 1, &req, NULL), HTTP_ERR_TOO_LARGE);
     /* A head one byte too long is refused even when it arrives complete. */
     memcpy(buf + HTTP_MAX_HEADER_BYTES - 3, "\r\n\r\n", 4);
-    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES + 1, &req), HTTP_ERR_TOO_LARGE);
+    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES + 1, &req, NULL), HTTP_ERR_TOO_LARGE);
     /* Only empty lines, forever. */
     for (size_t i = 0; i + 1 < HTTP_MAX_HEADER_BYTES; i += 2)
         memcpy(buf + i, "\r\n", 2);
-    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES, &req), HTTP_ERR_TOO_LARGE);
+    CHECK_EQ(http_parse_request(buf, HTTP_MAX_HEADER_BYTES, &req, NULL), HTTP_ERR_TOO_LARGE);
     free(buf);
 }
 
@@ -513,6 +597,9 @@ int main(void)
     test_browser_upgrade();
     test_split_anywhere();
     test_bytes_after_head();
+    test_head_byte_by_byte();
+    test_scan_reads_only_new_bytes();
+    test_response_byte_by_byte();
     test_pipelined();
     test_lf_only();
     test_leading_empty_lines();
