@@ -135,5 +135,7 @@ long handshake_client_response(const char *buf, size_t len, const char *key,
         *why = "wrong Sec-WebSocket-Accept";
     else if (http_find_header(res.headers, res.num_headers, "Sec-WebSocket-Extensions"))
         *why = "server chose an extension we did not offer";     /* item 5 */
+    else if (http_find_header(res.headers, res.num_headers, "Sec-WebSocket-Protocol"))
+        *why = "server chose a subprotocol we did not ask for";  /* item 6 */
     return *why ? -1 : (long)used;
 }

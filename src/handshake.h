@@ -36,7 +36,8 @@ size_t handshake_client_request(char *out, size_t cap, const char *host, unsigne
 
 /* Client: parse the server's answer from buf[0..len). Returns bytes used by
  * the response head (the rest are frames), 0 if incomplete, or -1 when it is
- * not a valid 101 with the right accept value; *why then says what, and
+ * not a valid 101 with the right accept value, or names an extension or a
+ * subprotocol (our request offers none); *why then says what, and
  * status_line (cap bytes) holds the status line for the message. */
 long handshake_client_response(const char *buf, size_t len, const char *key,
                                const char **why, char *status_line, size_t cap);

@@ -1,9 +1,10 @@
 """The clients against a hostile server: a tiny one in Python, on raw
 sockets, that answers the handshake with terminal controls in its status
-line, or sends ticks whose timestamp_ms no clock can hold. Every client must
-show a server's bytes with their controls made visible (ESC as ^[, BEL as
-^G), never raw, and must survive any number in a tick (no signed overflow:
-the sanitizer build would stop there, without a summary)."""
+line, or with a subprotocol nobody asked for, or sends ticks whose
+timestamp_ms no clock can hold. Every client must show a server's bytes with
+their controls made visible (ESC as ^[, BEL as ^G), never raw, must fail a
+handshake RFC 6455 §4.1 forbids, and must survive any number in a tick (no
+signed overflow: the sanitizer build would stop there, without a summary)."""
 import base64
 import hashlib
 import json
@@ -30,6 +31,13 @@ def server_frame(text):
     return bytes([0x81, len(data)]) + data
 
 
+def read_to_eof(sock):
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    return data
+
+
 class Hostile(socketserver.BaseRequestHandler):
     """Reads one request head; answers as self.server.mode says."""
 
@@ -46,6 +54,13 @@ class Hostile(socketserver.BaseRequestHandler):
             return
         key = re.search(rb"(?i)sec-websocket-key: *(\S+)", head).group(1)
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        if self.server.mode == "subprotocol":
+            self.server.requests.append(head)
+            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
+                         b"\r\nSec-WebSocket-Protocol: chat\r\n\r\n")
+            self.server.after_answer.append(read_to_eof(sock))
+            return
         sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
         now = int(time.time() * 1000)
@@ -65,6 +80,8 @@ class HostileServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), Hostile)
         self.mode = mode
         self.port = self.server_address[1]
+        self.requests = []       # subprotocol: each request head
+        self.after_answer = []   # subprotocol: what each client sent after the 101
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     def close(self):
@@ -113,6 +130,30 @@ class HostileServerTest(unittest.TestCase):
         rc, out, err = run("connect", f"ws://127.0.0.1:{srv.port}/chat", "--name", "ann")
         self.assertEqual(rc, 1, out + err)
         self.assert_shown_not_obeyed(out + err)
+
+    @timeout(30)
+    def test_connect_fails_a_subprotocol_it_did_not_ask_for(self):
+        # RFC 6455 §4.1: a Sec-WebSocket-Protocol in the answer that the
+        # request did not offer fails the connection: closed at once, not a
+        # byte sent after the 101, and the user told why in one line.
+        srv = self.serve("subprotocol")
+        proc = subprocess.Popen([BINARY, "connect", f"ws://127.0.0.1:{srv.port}/chat", "--name",
+                                 "ann"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while len(srv.after_answer) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)     # poll, with a deadline, for the second attempt
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+        for mark in SANITIZER_MARKS:
+            self.assertNotIn(mark.encode(), err, err.decode(errors="replace"))
+        self.assertGreaterEqual(len(srv.after_answer), 2, out + err)
+        self.assertEqual(set(srv.after_answer), {b""})
+        self.assertNotIn(b"sec-websocket-protocol", srv.requests[0].lower())
+        self.assertIn(b"cannot connect (server chose a subprotocol we did not ask for "
+                      b"(HTTP/1.1 101 Switching Protocols)); reconnecting in", out, err)
+        self.assertNotIn(b"connected.", out)
+        self.assertEqual(proc.returncode, 0, out + err)
 
     @timeout(30)
     def test_monitor_survives_absurd_timestamps(self):

@@ -63,12 +63,17 @@ static void test_client_fails_a_bad_answer(void)
         "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",       /* wrong value */
         "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: " ACCEPT "\r\nSec-WebSocket-Extensions: x\r\n\r\n",
+        "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"  /* §4.1 item 6 */
+        "Sec-WebSocket-Accept: " ACCEPT "\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *why;
         CHECK_EQ(answer(bad[i], &why), -1);
         CHECK(why != NULL);
     }
+    const char *why;                         /* one that names a subprotocol, said so */
+    answer(bad[sizeof bad / sizeof bad[0] - 1], &why);
+    CHECK_STR(why, "server chose a subprotocol we did not ask for");
 }
 
 int main(void)
