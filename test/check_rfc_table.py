@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """check_rfc_table.py -- keeps docs/rfc6455.md and docs/tour.md true to the
 code. Each row of the RFC table cites functions (`name()` in `file.c`, the
-file relative to src/) and tests; each function must still be defined in its
+file relative to src/; `file.h` for an inline function) and tests; each function must still be defined in its
 file and carry the row's section (a "§5.5" comment, or one of a subsection,
 "§5.5.1", between its first line and its closing brace), and each test must
 still exist: a C function of test/unit/*.c that main() calls, a Python test
@@ -18,7 +18,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
-CITE = re.compile(r"`(\w+)\(\)` in `([\w./]+\.c)`")
+CITE = re.compile(r"`(\w+)\(\)` in `([\w./]+\.[ch])`")
 
 
 def read(path):
