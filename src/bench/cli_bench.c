@@ -162,11 +162,23 @@ static int parse_max_failures(const char *s, struct bench_opts *o)
     return 0;
 }
 
+/* Four decimal numbers joined by dots, nothing after, the first 127. */
 static bool loopback_v4(const char *host)
 {
-    unsigned a, b, c, d;
-    char rest;
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &rest) == 4 && a == 127;
+    const char *p = host;
+    unsigned long first = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0 && *p++ != '.')
+            return false;
+        if (*p < '0' || *p > '9')
+            return false;
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+        if (part == 0)
+            first = v;
+        p = end;
+    }
+    return *p == '\0' && first == 127;
 }
 
 /* Every fd the run needs must fit under the hard limit; raise the soft one. */
