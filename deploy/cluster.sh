@@ -267,13 +267,15 @@ servers_lines() {
     done
 }
 
-# make_config TEMPLATE OUT: fill in @PORT@, @DIR@ and the @SERVERS@ line.
+# make_config TEMPLATE OUT: fill in @ADDR@ (127.0.0.1), @PORT@, @SSL@ (no TLS
+# here), @DIR@ and the @SERVERS@ line.
 make_config() {
     local servers
     servers=$(servers_lines "$LB")
     SERVERS=$servers awk -v port="$PORT" -v dir="$DIR" '
         /^[ \t]*@SERVERS@[ \t]*$/ { print ENVIRON["SERVERS"]; next }
-        { gsub(/@PORT@/, port); gsub(/@DIR@/, dir); print }' "$1" >"$2"
+        { gsub(/@ADDR@/, "127.0.0.1"); gsub(/@PORT@/, port); gsub(/@SSL@/, "");
+          gsub(/@DIR@/, dir); print }' "$1" >"$2"
 }
 
 start_lb() {
