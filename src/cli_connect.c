@@ -8,7 +8,11 @@
  * the terminal only after every control character has been made visible
  * (ESC shows as ^[): a hostile sender must not move the cursor, retitle the
  * window or fake a line. Lines of our own begin with "***"; relayed ones
- * with "[HH:MM:SS]", which no sender can change. */
+ * with "[HH:MM:SS]", which no sender can change.
+ *
+ * After a reconnect it resumes (README "Resume"): it asks the room for
+ * every message after the last one it showed, and shows each message once,
+ * in order, whatever the server sends twice. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -33,6 +37,14 @@
 #define RECV_MAX_MESSAGE    (1u << 20)     /* what we accept from the server */
 #define MAX_MEMBERS         24
 #define PINGS_MAX           8              /* /ping answers awaited at once */
+#define STATS_MAX           8              /* get_stats answers awaited at once */
+#define ID_MAX_LEN          41             /* "MS-SEQ": two 20-digit numbers */
+
+/* A chat message's id, "MS-SEQ" (a Redis stream id's form); ids grow in
+ * the order the room delivers messages. */
+struct chat_id {
+    uint64_t ms, seq;
+};
 
 struct line_reader {
     char   data[LINE_MAX_BYTES];
@@ -59,6 +71,18 @@ static struct {
     struct wsclient_retry retry;
     uint64_t ping_sent_ns[PINGS_MAX];  /* FIFO: the server answers in order */
     unsigned pings_first, pings_count;
+    bool stats_quiet[STATS_MAX];       /* FIFO: asked for the last id, not by /stats */
+    unsigned stats_first, stats_count;
+    /* Resuming (see "resuming" below). */
+    bool have_id;                /* last_id is known */
+    struct chat_id last_id;      /* the newest message shown (or the room's, at join) */
+    struct ws_url resume_url;    /* url with ?since=last_id, for one connection */
+    bool resume_asked;           /* the connection being made asks ?since= */
+    bool awaiting_resumed;       /* asked, and no "resumed" (nor a refusal) yet */
+    bool trust_ids;              /* false after a refusal: show every message */
+    bool baseline_asked;         /* this connection asked the room for its last id */
+    bool spoke;                  /* this connection sent something */
+    unsigned replay_shown, replay_skipped;
     char json[6 * LINE_MAX_BYTES + 8 * NAME_MAX_BYTES + 128];
     char decoded[RECV_MAX_MESSAGE];
 } session;
@@ -130,6 +154,105 @@ static void notice(const char *text)
     end_line();
 }
 
+/* --- resuming ---------------------------------------------------------------- */
+
+/* The room gives every chat message an id and, asked with /chat?since=ID,
+ * sends every message after ID that its history holds, then
+ * {"type":"resumed","replayed":N,"complete":BOOL}, then the live messages
+ * (README "Resume"). We ask with the query, not with a first message
+ * {"type":"resume"}: the query arrives with the handshake, before the room
+ * has sent us anything, so the replay comes before every live message. A
+ * first message would race the live messages sent between the welcome and
+ * its arrival, which the replay would send again after them.
+ *
+ * Only a room is asked: last_id comes from a chat message's id, or from the
+ * room's answer to a get_stats that we send only after its welcome (a
+ * "system" message). Another endpoint (/echo sends back what we send,
+ * which has no id) never gets ?since= nor a get_stats. */
+
+/* "<digits>-<digits>", each part a 64-bit number; false for anything else. */
+static bool id_parse(const char *s, size_t len, struct chat_id *id)
+{
+    uint64_t part[2] = { 0, 0 };
+    unsigned k = 0;
+    size_t digits = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '-' && k == 0 && digits > 0) {
+            k = 1;
+            digits = 0;
+            continue;
+        }
+        unsigned d = (unsigned)((unsigned char)s[i] - '0');
+        if (d > 9 || part[k] > (UINT64_MAX - d) / 10)
+            return false;
+        part[k] = part[k] * 10 + d;
+        digits++;
+    }
+    if (k != 1 || digits == 0)
+        return false;
+    *id = (struct chat_id){ part[0], part[1] };
+    return true;
+}
+
+static int id_cmp(const struct chat_id *a, const struct chat_id *b)
+{
+    if (a->ms != b->ms)
+        return a->ms < b->ms ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The string member key as an id; false if absent or not of that form. */
+static bool id_member(const struct json_member *m, int n, const char *key, struct chat_id *id)
+{
+    const struct json_member *v = json_find(m, n, key);
+    char text[ID_MAX_LEN + 1];
+    ssize_t len = v ? json_string_value(v, text, sizeof text) : -1;
+    return len > 0 && id_parse(text, (size_t)len, id);
+}
+
+/* The URL of the next connection: the one given, with since=last_id added
+ * to its query once there is a last id. A since= of the given URL is
+ * dropped: the server would take the first. */
+static const struct ws_url *next_url(void)
+{
+    session.resume_asked = false;
+    if (!session.have_id)
+        return &session.url;
+    struct ws_url *u = &session.resume_url;
+    *u = session.url;
+    const char *query = strchr(session.url.path, '?');
+    size_t len = query ? (size_t)(query - session.url.path) : strlen(session.url.path);
+    char sep = '?';
+    for (const char *p = query ? query + 1 : NULL; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (n > 0 && !(n >= 6 && memcmp(p, "since=", 6) == 0)) {
+            u->path[len++] = sep;    /* never longer than the original */
+            memcpy(u->path + len, p, n);
+            len += n;
+            sep = '&';
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    int n = snprintf(u->path + len, sizeof u->path - len, "%csince=%llu-%llu", sep,
+                     (unsigned long long)session.last_id.ms,
+                     (unsigned long long)session.last_id.seq);
+    if (n < 0 || (size_t)n >= sizeof u->path - len)
+        return &session.url;     /* no room in the path: connect without resuming */
+    session.resume_asked = true;
+    return u;
+}
+
+/* A connection opened: what it asked for decides what it waits for. */
+static void resume_opened(void)
+{
+    session.awaiting_resumed = session.resume_asked;
+    session.trust_ids = true;
+    session.baseline_asked = false;
+    session.spoke = false;
+    session.replay_shown = session.replay_skipped = 0;
+}
+
 /* --- connecting and reconnecting ------------------------------------------ */
 
 /* Say why a connection ended (or never began) and when the next try is. */
@@ -147,6 +270,7 @@ static void announce_retry(const char *what, const char *why)
 }
 
 static const struct wsclient_handler handler;
+static void send_get_stats(bool quiet);
 static void update_input_watch(void);
 static void resume_input(void);
 
@@ -154,7 +278,7 @@ static void start_connecting(void)
 {
     const char *err;
     session.open = false;
-    session.client = wsclient_connect(&session.env, &session.url, sizeof(struct wsclient),
+    session.client = wsclient_connect(&session.env, next_url(), sizeof(struct wsclient),
                                       &handler, NULL, NULL, &err);
     if (!session.client)
         announce_retry("cannot connect", err);
@@ -164,6 +288,7 @@ static void on_open(struct conn *c)
 {
     (void)c;
     session.open = true;
+    resume_opened();
     wsclient_retry_opened(&session.retry, session.env.now_ms);
     notice(session.ever_open ? "reconnected." :
            "connected. Type a message and Enter; /help lists the commands.");
@@ -176,6 +301,8 @@ static void on_close(struct conn *c)
     session.client = NULL;
     session.open = false;
     session.pings_count = 0;
+    session.stats_count = 0;
+    session.awaiting_resumed = false;
     update_input_watch();
     if (session.quitting) {
         reactor_stop(&session.reactor);
@@ -307,6 +434,91 @@ static bool member_is(const struct json_member *m, int n, const char *key, const
     return json_string_eq(json_find(m, n, key), want);
 }
 
+/* A chat message is shown unless its id says it already was: ids grow in
+ * the order the room delivers, so one not above the last shown is a repeat
+ * (after a refused resume the ids may be another history's: all are shown). */
+static void on_chat(const struct json_member *m, int n)
+{
+    struct chat_id id;
+    bool has_id = id_member(m, n, "id", &id);
+    if (has_id && session.have_id && session.trust_ids
+        && id_cmp(&id, &session.last_id) <= 0) {
+        session.replay_skipped += session.awaiting_resumed;
+        return;
+    }
+    show_chat(m, n);
+    session.replay_shown += session.awaiting_resumed;
+    if (has_id) {
+        session.last_id = id;
+        session.have_id = true;
+    }
+}
+
+/* A system message means a room: one we know nothing of yet is asked for
+ * its last id, so that a reconnect before its first message resumes too. */
+static void on_system(const struct json_member *m, int n)
+{
+    show_system(m, n, "SYSTEM: ");
+    if (!session.have_id && !session.baseline_asked && session.open
+        && session.stats_count < STATS_MAX) {
+        session.baseline_asked = true;
+        send_get_stats(true);
+    }
+}
+
+/* An error before anything we sent could be answered and before any
+ * replayed message can only be the room refusing the resume (an id it
+ * does not know, such as one of another server): from then on this
+ * connection's ids are not compared with ours. */
+static void on_error(const struct json_member *m, int n)
+{
+    show_system(m, n, "error from the server: ");
+    if (session.awaiting_resumed && !session.spoke
+        && session.replay_shown + session.replay_skipped == 0) {
+        session.awaiting_resumed = false;
+        session.trust_ids = false;
+        notice("could not resume: messages sent while disconnected may be missing.");
+    }
+}
+
+/* Answers come in the order asked; a quiet one only tells us the room's
+ * last id (on_system). */
+static void on_stats(const struct json_member *m, int n)
+{
+    bool quiet = false;
+    if (session.stats_count > 0) {
+        quiet = session.stats_quiet[session.stats_first];
+        session.stats_first = (session.stats_first + 1) % STATS_MAX;
+        session.stats_count--;
+    }
+    struct chat_id id;
+    if (!session.have_id && id_member(m, n, "last_id", &id)) {
+        session.last_id = id;
+        session.have_id = true;
+    }
+    if (!quiet)
+        show_stats(m, n);
+}
+
+/* The end of a replay: how many we showed (the server's count may include
+ * repeats we skipped), and whether the server still had them all. */
+static void on_resumed(const struct json_member *m, int n)
+{
+    const struct json_member *complete = json_find(m, n, "complete");
+    char line[256];
+    int len = snprintf(line, sizeof line,
+                       complete && complete->type == JSON_TRUE
+                       ? "resumed, %u missed messages replayed"
+                       : "some messages could not be recovered (the server's history no "
+                         "longer holds them); %u missed messages replayed",
+                       session.replay_shown);
+    if (session.replay_skipped && len > 0 && (size_t)len < sizeof line)
+        snprintf(line + len, sizeof line - (size_t)len, ", %u already shown",
+                 session.replay_skipped);
+    session.awaiting_resumed = false;
+    notice(line);
+}
+
 static void on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, size_t len)
 {
     (void)c;
@@ -320,15 +532,17 @@ static void on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, siz
     else if (n < 0)
         show_unknown("(not JSON) ", text, len);
     else if (member_is(m, n, "type", "message"))
-        show_chat(m, n);
+        on_chat(m, n);
     else if (member_is(m, n, "type", "system"))
-        show_system(m, n, "SYSTEM: ");
+        on_system(m, n);
     else if (member_is(m, n, "type", "error"))
-        show_system(m, n, "error from the server: ");
+        on_error(m, n);
     else if (member_is(m, n, "type", "pong"))
         show_pong();
     else if (member_is(m, n, "type", "stats"))
-        show_stats(m, n);
+        on_stats(m, n);
+    else if (member_is(m, n, "type", "resumed") && session.awaiting_resumed)
+        on_resumed(m, n);
     else
         show_unknown("(unknown message) ", text, len);
 }
@@ -367,6 +581,7 @@ static void send_json(struct json_writer *w)
     }
     ws_send_copy(&session.client->conn, WS_OP_TEXT, session.json, (size_t)n);
     conn_flush(&session.client->conn);
+    session.spoke = true;
 }
 
 /* {"type":TYPE} plus "message" and "sender" when given. */
@@ -410,11 +625,9 @@ static void cmd_ping(const char *arg, size_t len)
     }
 }
 
-static void cmd_stats(const char *arg, size_t len)
+/* {"type":"custom","action":"get_stats"}; quiet: for us, not shown. */
+static void send_get_stats(bool quiet)
 {
-    (void)arg, (void)len;
-    if (!require_open())
-        return;
     struct json_writer w;
     json_init(&w, session.json, sizeof session.json);
     json_object_begin(&w);
@@ -422,6 +635,18 @@ static void cmd_stats(const char *arg, size_t len)
     json_member_cstr(&w, "action", "get_stats");
     json_object_end(&w);
     send_json(&w);
+    session.stats_quiet[(session.stats_first + session.stats_count++) % STATS_MAX] = quiet;
+}
+
+static void cmd_stats(const char *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (!require_open())
+        return;
+    if (session.stats_count == STATS_MAX)
+        notice("still waiting for earlier stats: not sent.");
+    else
+        send_get_stats(false);
 }
 
 static void cmd_broadcast(const char *arg, size_t len)
@@ -691,7 +916,9 @@ static void usage(const struct config_option *opts)
     printf("usage: wspulse connect [URL | --host ADDR --port N] [--name N]\n\n"
            "Chat in the /chat room of a wspulse server (default URL %s;\n"
            "a URL without a path means /chat; wss:// needs a build with make TLS=1).\n"
-           "Without --name, asks for a username. Reconnects by itself, with backoff.\n\n",
+           "Without --name, asks for a username. Reconnects by itself, with backoff,\n"
+           "and then resumes: the room replays what was said meanwhile (?since=ID),\n"
+           "and no message is shown twice.\n\n",
            CONNECT_DEFAULT_URL);
     config_print_options(stdout, opts);
     printf("\nCommands while chatting:\n");
