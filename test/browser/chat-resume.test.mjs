@@ -147,3 +147,23 @@ test('chat resume: more missed than --history holds says some could not be recov
         assert.deepEqual(await server.stop(), { code: 0, signal: null });
     }
 });
+
+test('chat resume: a page that has shown no message yet resumes too', { timeout: 60000 },
+     async () => {
+    const writer = await writerPage(env.server);
+    await say(writer, env.server, ['before the reader came']);
+    const { page, relay } = await reader(env.server);
+    try {
+        // The page asks the room for its last id after the welcome (a quiet
+        // get_stats); the next connection will ask from there.
+        await page.waitForFunction(() => /since=\d+-\d+$/.test(conn.path));
+        await cutAndSay(page, relay, writer, env.server, ['missed 1', 'missed 2']);
+        await waitForText(page, 'resumed, 2 missed messages replayed');
+        assert.deepEqual(await shown(page), ['missed 1', 'missed 2',
+                                             '* resumed, 2 missed messages replayed']);
+        assert.deepEqual(env.errors, []);
+    } finally {
+        await page.context().close();
+        await relay.close();
+    }
+});
