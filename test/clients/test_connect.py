@@ -70,7 +70,7 @@ class ConnectTest(unittest.TestCase):
         alice.type("/ping")
         alice.wait_for(RELAYED + r"pong from the server: round trip \d+\.\d\d ms$")
         alice.type("/stats")
-        alice.wait_for(RELAYED + r"stats: online=2 messages_relayed=\d+ ")
+        alice.wait_for(RELAYED + r"stats: online=2 .*messages_relayed=\d+ ")
         alice.type("/broadcast everyone listen")
         for pane in (alice, bob):
             pane.wait_for(RELAYED + r"broadcast: everyone listen$")

@@ -7,7 +7,10 @@ replayed -- or that some messages could not be recovered. A fake room that
 replays what connect already showed checks that repeats are never shown."""
 import asyncio
 import json
+import os
 import re
+import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -15,7 +18,7 @@ import unittest
 
 import websockets
 
-from wspulse_test import BINARY, TIME_SCALE, Server, timeout
+from wspulse_test import BINARY, OUT, TIME_SCALE, Server, timeout
 from terminal import SANITIZER_MARKS, free_port
 from relay import Relay
 
@@ -158,7 +161,7 @@ class Chatter(threading.Thread):
         return [text for text, _ in self.received]
 
 
-class ConnectResumeTest(unittest.TestCase):
+class ResumeCase(unittest.TestCase):
     def start_server(self, name, *args):
         server = Server(*args, name=name).start()
         self.addCleanup(self.stop_server, server)
@@ -192,6 +195,8 @@ class ConnectResumeTest(unittest.TestCase):
     def assert_quits(self, client):
         self.assertEqual(client.quit(), 0)
 
+
+class ConnectResumeTest(ResumeCase):
     @timeout(40)
     def test_missed_messages_are_replayed_once_in_order_after_the_reconnect(self):
         server = self.start_server("connect-resume")
@@ -314,6 +319,68 @@ class ConnectResumeTest(unittest.TestCase):
         self.assert_quits(client)
 
 
+class Redis:
+    """A redis-server of our own on a free loopback port (nothing saved)."""
+
+    def __init__(self):
+        self.port = free_port()
+        os.makedirs(OUT, exist_ok=True)
+        self.log = open(os.path.join(OUT, f"connect-resume-redis-{self.port}.log"), "w")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 5 * TIME_SCALE
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise AssertionError(f"redis-server did not start on {self.port}")
+                time.sleep(0.02)
+
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@unittest.skipUnless(shutil.which("redis-server"), "needs redis-server (make deps)")
+class ConnectResumeClusterTest(ResumeCase):
+    @timeout(60)
+    def test_resumes_on_another_instance_with_no_gap_and_no_repeat(self):
+        # Two instances share the room through Redis; the relay's cut ends
+        # the reader's connection to A, and it comes back on B, which
+        # replays from the cluster's stream while the writer, on A, goes on.
+        redis = Redis()
+        self.addCleanup(redis.stop)
+        prefix = f"connect-resume-{os.getpid()}"
+        a, b = (self.start_server(f"connect-resume-{n}", "--redis", redis.url(),
+                                  "--redis-prefix", prefix, "--instance", n) for n in "ab")
+        relay = self.relay(a)
+        reader = self.connect(relay.url("/chat"))
+        chatter = Chatter(a.url("/chat"))
+        chatter.start()
+        self.addCleanup(chatter.stopping.set)
+        chatter.wait_for_more(20)
+        self.cut(relay, reader)
+        relay.upstream = b.port
+        chatter.wait_for_more(30)
+        self.restore(relay, reader)
+        reader.wait_for(RESUMED)
+        chatter.wait_for_more(20)
+        said = chatter.stop()
+        reader.wait_for(r"writer: flow end$")
+        self.assertEqual(reader.chat(), said)
+        self.assertTrue([r for r in relay.requests if "/chat?since=" in r], relay.requests)
+        self.assert_quits(reader)
+
+
 class FakeRoom:
     """A room that sends what a script says, one connection after the
     other, then closes each but the last: to show what connect does with
@@ -324,7 +391,8 @@ class FakeRoom:
         self.paths = []
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
-        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
         ready.wait(10)
 
     def _run(self, ready):
@@ -351,6 +419,8 @@ class FakeRoom:
             await self.server.wait_closed()
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
 
 
 def message(i, ms=1000):
