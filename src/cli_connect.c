@@ -363,9 +363,34 @@ static bool show_member(const struct json_member *m, int n, const char *key)
     return true;
 }
 
+/* A replayed message was said a while ago: "[HH:MM:SS] " from its own
+ * timestamp ("2025-08-30T10:30:40.123456", the server's clock), so the
+ * screen says when; anything else gets ours. */
+static void begin_replayed(const struct json_member *m, int n)
+{
+    const struct json_member *v = json_find(m, n, "timestamp");
+    char stamp[64];
+    ssize_t len = v ? json_string_value(v, stamp, sizeof stamp) : -1;
+    const char *t = len > 0 ? memchr(stamp, 'T', (size_t)len) : NULL;
+    bool ok = t && stamp + len - t > CLOCK_HMS_LEN;
+    for (int i = 1; ok && i <= CLOCK_HMS_LEN; i++)
+        ok = i % 3 == 0 ? t[i] == ':' : t[i] >= '0' && t[i] <= '9';
+    if (!ok) {
+        begin_received();
+        return;
+    }
+    screen.len = 0;
+    show("[");
+    show_raw(t + 1, CLOCK_HMS_LEN);
+    show("] ");
+}
+
 static void show_chat(const struct json_member *m, int n)
 {
-    begin_received();
+    if (session.awaiting_resumed)
+        begin_replayed(m, n);
+    else
+        begin_received();
     if (!show_member(m, n, "sender"))
         show("?");
     show(": ");

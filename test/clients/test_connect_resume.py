@@ -453,6 +453,8 @@ class ConnectRepeatsTest(unittest.TestCase):
         reader.wait_for(r"resumed, 1 missed messages replayed, 2 already shown$")
         reader.wait_for(r"could not resume: messages sent while disconnected may be missing\.$")
         self.assertEqual(room.paths, ["/chat", "/chat?since=1000-3", "/chat?since=1000-5"])
+        # A replayed message shows when it was said (its timestamp), not now.
+        self.assertIn("[10:30:40] room: m4", reader.lines)
         self.assertEqual(reader.quit(), 0)
 
 
