@@ -520,7 +520,12 @@ class ClientLoop:
                 ws = c.ws
                 if ws is not None:
                     await ws.close()
-            await asyncio.wait(self.tasks, timeout=5)
+            self.publisher.sending.set()      # let the sender see the stop
+            _, pending = await asyncio.wait(self.tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
         try:
             self.call(go(), timeout_s=15)
         except Exception:
@@ -544,8 +549,9 @@ class Monitor:
     SERVED = re.compile(r"(?:now )?served by server (\S+)")
 
     def __init__(self, argv, log_path):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=open(log_path, "w"),
-                                     text=True)
+        self.err = open(log_path + ".err", "w")
+        self.out = open(log_path + ".out", "w")      # each line with its arrival time
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, text=True)
         self.lines = []              # (time, text)
         self.gaps = []               # dicts: start, end, ms, missed, server, text
         self.servers = []            # (time, name)
@@ -561,6 +567,8 @@ class Monitor:
             t = now()
             line = line.rstrip("\n")
             self.lines.append((t, line))
+            self.out.write(f"{t:.3f} {line}\n")
+            self.out.flush()
             if line.startswith("summary of "):
                 in_summary = True
             if in_summary:
@@ -613,6 +621,8 @@ class Monitor:
             self.proc.kill()
             self.proc.wait()
         self.thread.join(5)
+        self.err.close()
+        self.out.close()
 
     def summary_fields(self):
         out = {}
@@ -967,7 +977,7 @@ class Drill:
                 "--max-gaps", "1000000"]
         if a.tls:
             argv += ["--cacert", self.cacert]
-        self.monitor = Monitor(argv, os.path.join(self.dir, "monitor.err"))
+        self.monitor = Monitor(argv, os.path.join(self.dir, "monitor"))
         wait_for("the monitor's first tick", self.monitor.server, 10)
         cl.start_publisher()
         wait_for("the publisher connected", cl.publisher.ready, 10)
@@ -997,20 +1007,40 @@ class Drill:
             return None
 
     def settle(self, ev, up, down=()):
-        """Wait for the state the next event needs; record how long it took."""
+        """Wait for the state the next event needs; record how long it took:
+        HAProxy's view of the instances; every connection (the clients, the
+        publisher, the monitor) open again on an instance that runs; each
+        resumed; a message accepted after the event and delivered to all;
+        the monitor ticking; a sensor holder."""
         c = self.cluster
         t = ev["t"]
         if down:
             wait_for(f"HAProxy to mark {', '.join(down)} DOWN", lambda: c.lb_down(down),
                      self.settle_s)
         wait_for(f"HAProxy to see {', '.join(up)} UP", lambda: c.lb_up(up), self.settle_s)
+        if ev["before"]["monitor"] == ev["target"] and ev["key"] in ("a", "c"):
+            wait_for("the monitor back (its gap reported)",
+                     lambda: any(g["end"] > t for g in self.monitor.gaps), self.settle_s)
+        everyone = self.clients.everyone()
+        total = len(everyone) + 1            # and the monitor
+        wait_for(f"all {total} WebSockets open on running instances",
+                 lambda: self.connections() == total, self.settle_s)
         wait_for("every client connected and resumed",
-                 lambda: all(x.ready() for x in self.clients.everyone()), self.settle_s)
+                 lambda: all(x.ready() for x in everyone), self.settle_s)
+        done = now()
+        wait_for("a message accepted after the event",
+                 lambda: id_key(self._last_id() or "0-0")[0] / 1000.0 > done, self.settle_s)
         self.caught_up("every client caught up with the stream")
         wait_for("the monitor's ticks again", lambda: self.monitor.settled_since(t),
                  self.settle_s)
         wait_for("a sensor lease holder", c.holder, self.settle_s)
         ev["settled_s"] = round(now() - t, 2)
+
+    def connections(self):
+        """WebSockets open on the running instances (their /stats)."""
+        counts = [self.cluster.ws_clients(n) for n in self.cluster.names
+                  if self.cluster.alive(n)]
+        return None if None in counts else sum(counts)
 
     def snapshot(self):
         c = self.cluster
@@ -1087,6 +1117,7 @@ class Drill:
                    lambda ev: self.settle(ev, names))
 
         def redis_restart(ev):
+            connects = {n: c.stats(n)["broker"]["connects"] for n in names}
             ev["last_id_before"] = self._last_id()
             ev["xlen_before"] = c.redis("XLEN", STREAM)
             c.signal("redis", signal.SIGTERM)
@@ -1094,6 +1125,11 @@ class Drill:
             ev["down_at"] = now()
             c.start_redis()
             ev["down_s"] = round(now() - ev["down_at"], 3)
+            # Every instance saw Redis go and reconnected to the new one.
+            wait_for("every instance reconnected to Redis", lambda: all(
+                (c.stats(n) or {}).get("broker", {}).get("connects", 0) > connects[n]
+                and c.stats(n)["broker"].get("connected") for n in names), self.settle_s)
+            ev["reconnected_s"] = round(now() - ev["t"], 2)
             ev["xlen_after_start"] = c.redis("XLEN", STREAM)
             kept = c.redis("XRANGE", STREAM, ev["last_id_before"], ev["last_id_before"])
             ev["data_kept"] = bool(kept) and ev["xlen_after_start"] >= ev["xlen_before"]
@@ -1204,6 +1240,8 @@ class Drill:
         return out
 
     def window_of(self, t, slack=0.0):
+        """The window t falls in; slack moves each start that much earlier
+        (events are at least the settling apart, far more than slack)."""
         key = "start"
         for k, start, _ in self.windows():
             if t >= start - slack:
@@ -1276,7 +1314,39 @@ class Drill:
             self.problems.append(f"{len(source_dups)} message(s) in the stream twice: "
                                  f"seq {source_dups[:10]}")
         unaccounted = len(pub.sent) - len(in_stream) - len(pub.refused)
-        # (not_accepted - refused: lost in flight with their connection)
+        # The messages not accepted, as runs of seq with their send times:
+        # refused ones, and ones that went down with their connection.
+        runs = []
+        for seq in not_accepted:
+            if runs and runs[-1][1] == seq - 1:
+                runs[-1][1] = seq
+            else:
+                runs.append([seq, seq])
+        ground["publisher"]["not_accepted_runs"] = [
+            {"seq": f"{a_}-{b_}", "sent": f"{iso(pub.sent[a_])} .. {iso(pub.sent[b_])}"}
+            for a_, b_ in runs]
+        ground["publisher"]["refused_at"] = (f"{iso(pub.refused[0])} .. {iso(pub.refused[-1])}"
+                                             if pub.refused else None)
+        # Per connection of the publisher: what it sent, what the stream has
+        # of it, what was refused. The rest went down with a connection that
+        # died (the sender cannot know, and does not resend); on a connection
+        # that stayed up, an unanswered message would be a silent drop.
+        in_flight, silent = 0, 0
+        for s in pub.sessions:
+            end = s["drop"] or float("inf")
+            sent = [q for q, t in pub.sent.items() if s["open"] <= t < end]
+            acc = sum(1 for q in sent if q in in_stream)
+            ref = sum(1 for t in pub.refused if s["open"] <= t < end)
+            unanswered = max(0, len(sent) - acc - ref)
+            if s["drop"] is None or s["drop"] >= self.t_end:
+                silent += unanswered
+            else:
+                in_flight += unanswered
+        ground["publisher"]["lost_in_flight_with_a_connection"] = in_flight
+        ground["publisher"]["unanswered_on_a_live_connection"] = silent
+        if silent:
+            self.problems.append(f"{silent} message(s) of the publisher neither accepted nor "
+                                 "refused on a connection that stayed open")
 
         clients = []
         per_event = collections.defaultdict(lambda: {"lost": 0, "duplicated": 0,
@@ -1297,7 +1367,9 @@ class Drill:
                    "unknown_ids": len(unknown), "text_mismatch": len(mismatch),
                    "connections": len(c.sessions), "failed_connects": c.failed_connects,
                    "incomplete_resumes": len(incomplete), "resume_errors": resume_errors,
-                   "replayed": sum(s["replayed"] or 0 for s in c.sessions)}
+                   "replayed": sum(s["replayed"] or 0 for s in c.sessions),
+                   "drops": [{"at": iso(s["drop"]), "close": s["close"]}
+                             for s in c.sessions if s["drop"] and s["drop"] < self.t_end]}
             clients.append(row)
             for eid in lost:
                 w = per_event[self.window_of(id_key(eid)[0] / 1000.0)]
@@ -1330,7 +1402,9 @@ class Drill:
         unexplained = []
         explaining = {"a", "c", "e", "f"}
         for g in self.monitor.gaps:
-            key = self.window_of(g["start"], slack=0.5)
+            # An event explains a gap that began at most a tick or two
+            # before it (the last tick before the kill) and ended after it.
+            key = self.window_of(g["start"], slack=0.25)
             ev = next((e for e in self.events if e["key"] == key), None)
             g["explained"] = bool(ev and key in explaining and g["server"] == ev["target"])
             gaps_by[key].append(g)
@@ -1348,7 +1422,7 @@ class Drill:
                           else self.final_lines)
             rms = w["reconnect_ms"]
             gaps = gaps_by.get(ev["key"], [])
-            served = [n for t, n in self.monitor.servers if ev["t"] - 0.5 <= t < end]
+            served = [n for t, n in self.monitor.servers if ev["t"] <= t < end]
             out = {
                 "key": ev["key"], "event": ev["label"], "target": ev["target"],
                 "why": ev.get("why"), "at": iso(ev["t"]),
@@ -1373,7 +1447,7 @@ class Drill:
                          "resume_errors": w["resume_errors"]},
                 "sensor": self.sensor_hole(ev, ev["before"]["sensor_lines"], next_lines),
             }
-            for k in ("exit_status", "drain_s", "down_s", "data_kept", "xlen_before",
+            for k in ("exit_status", "drain_s", "down_s", "reconnected_s", "data_kept", "xlen_before",
                       "xlen_after_start", "lb_down_s", "broker_lost_s", "restored_at_s",
                       "cleared_at_s", "qdisc"):
                 if k in ev:
@@ -1478,8 +1552,10 @@ def text_report(rep):
            f"  publisher   {p['sent']} sent, {p['acked']} acked, "
            f"{p['accepted_ack_lost']} accepted without an ack (it died with a connection), "
            f"{p['refused_broker_unavailable']} refused (broker unavailable), "
-           f"{p['not_accepted']} not accepted, {p['acked_not_in_stream']} acked but not in the "
-           f"stream; {p['skipped_while_disconnected']} beats skipped while disconnected",
+           f"{p['not_accepted']} not accepted ({p['lost_in_flight_with_a_connection']} in flight "
+           f"when their connection died, {p['unanswered_on_a_live_connection']} unanswered on a "
+           f"live one), {p['acked_not_in_stream']} acked but not in the stream; "
+           f"{p['skipped_while_disconnected']} beats skipped while disconnected",
            ""]
     for ev in rep["events"]:
         m, rc, ch, se = ev["monitor"], ev["reconnect_ms"], ev["chat"], ev["sensor"]
@@ -1501,7 +1577,7 @@ def text_report(rep):
         else:
             out.append(f"  sensor       no hole in {se['witness']}'s log"
                        f"{' (holder ' + str(se.get('holder')) + ')' if se.get('holder') else ''}")
-        extra = {k: ev[k] for k in ("exit_status", "drain_s", "down_s", "data_kept",
+        extra = {k: ev[k] for k in ("exit_status", "drain_s", "down_s", "reconnected_s", "data_kept",
                                     "lb_down_s", "broker_lost_s", "restored_at_s",
                                     "cleared_at_s") if k in ev}
         if extra:
