@@ -211,22 +211,23 @@ static bool id_member(const struct json_member *m, int n, const char *key, struc
 }
 
 /* The URL of the next connection: the one given, with since=last_id added
- * to its query once there is a last id. A since= of the given URL is
- * dropped: the server would take the first. */
+ * to its query once there is a last id. A since= of the given URL counts
+ * until then (the user asked for a replay), and is dropped after: the
+ * server would take the first. */
 static const struct ws_url *next_url(void)
 {
-    session.resume_asked = false;
-    if (!session.have_id)
-        return &session.url;
     struct ws_url *u = &session.resume_url;
     *u = session.url;
     const char *query = strchr(session.url.path, '?');
     size_t len = query ? (size_t)(query - session.url.path) : strlen(session.url.path);
     char sep = '?';
+    bool given = false;
     for (const char *p = query ? query + 1 : NULL; p && *p;) {
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        if (n > 0 && !(n >= 6 && memcmp(p, "since=", 6) == 0)) {
+        if (n >= 6 && memcmp(p, "since=", 6) == 0) {
+            given = true;
+        } else if (n > 0) {
             u->path[len++] = sep;    /* never longer than the original */
             memcpy(u->path + len, p, n);
             len += n;
@@ -234,11 +235,14 @@ static const struct ws_url *next_url(void)
         }
         p = amp ? amp + 1 : NULL;
     }
+    session.resume_asked = given;
+    if (!session.have_id)
+        return &session.url;
     int n = snprintf(u->path + len, sizeof u->path - len, "%csince=%llu-%llu", sep,
                      (unsigned long long)session.last_id.ms,
                      (unsigned long long)session.last_id.seq);
     if (n < 0 || (size_t)n >= sizeof u->path - len)
-        return &session.url;     /* no room in the path: connect without resuming */
+        return &session.url;     /* no room in the path: connect as told */
     session.resume_asked = true;
     return u;
 }

@@ -298,6 +298,20 @@ class ConnectResumeTest(ResumeCase):
         self.assert_quits(reader)
 
     @timeout(40)
+    def test_a_since_in_the_url_is_replaced_by_the_last_id_shown(self):
+        server = self.start_server("connect-resume-given")
+        relay = self.relay(server)
+        ids = say(server.url("/chat"), ["one", "two", "three"])
+        reader = self.connect(relay.url(f"/chat?x=1&since={ids[0]}&y=2"))
+        self.assertEqual(reader.wait_for(RESUMED).group(1), "2")
+        self.assertEqual(reader.chat(), ["two", "three"])
+        self.cut(relay, reader)
+        self.restore(relay, reader)
+        self.assertEqual(reader.wait_for(RESUMED, count=2).group(1), "0")
+        self.assertEqual(relay.requests[-1], f"GET /chat?x=1&y=2&since={ids[2]} HTTP/1.1")
+        self.assert_quits(reader)
+
+    @timeout(40)
     def test_another_endpoint_is_never_asked_to_resume(self):
         server = self.start_server("connect-resume-echo")
         relay = self.relay(server)
