@@ -5,9 +5,12 @@ deploy/haproxy.cfg.in), a `wspulse monitor` and K resuming chat clients
 through HAProxy while a publisher sends R chat messages a second and the
 sensor runs; then, one after the other:
 
-  (a) SIGKILL of the instance serving the most clients
+  (a) SIGKILL of the instance serving the most clients (from each one's
+      /stats; a tie goes to the monitor's instance)
   (b) that instance started again
-  (c) SIGTERM of another one (a graceful drain), then started again
+  (c) SIGTERM of another one, a graceful drain (the sensor's holder unless
+      that is the restarted one, so that the lease's takeover shows), then
+      started again
   (d) Redis restarted (SIGTERM: it writes its append-only file; it comes back
       with its data)
   --netns only:
@@ -1100,14 +1103,16 @@ class Drill:
         self.event("b", f"{target} started again", target, restart(target),
                    lambda ev: self.settle(ev, names))
 
-        # (c): another instance, the monitor's if it is not the one just
-        # restarted (so that the drain shows in the monitor), else the holder.
+        # (c): another instance: the sensor's holder if it is not the one just
+        # restarted (so that the drain shows the lease's takeover), else the
+        # monitor's (so that it shows in the monitor).
         mon, holder = self.monitor.server(), c.holder()
-        drain = next(n for n in [mon, holder] + sorted(names) if n in names and n != target)
+        drain = next(n for n in [holder, mon] + sorted(names) if n in names and n != target)
         others = [n for n in names if n != drain]
 
         def term(ev):
-            ev["why"] = f"another instance (monitor on {mon}, sensor holder {holder})"
+            ev["why"] = (f"another instance, the sensor's holder if it can be (holder {holder}, "
+                         f"monitor on {mon})")
             c.signal(drain, signal.SIGTERM)
             ev["exit_status"] = c.wait_exit(drain, 20)
             ev["drain_s"] = round(now() - ev["t"], 2)
@@ -1135,7 +1140,7 @@ class Drill:
             ev["data_kept"] = bool(kept) and ev["xlen_after_start"] >= ev["xlen_before"]
             if not ev["data_kept"]:
                 self.problems.append("Redis came back without its data")
-        self.event("d", "Redis restarted (SIGTERM, start with its append-only file)", "redis",
+        self.event("d", "Redis restarted (SIGTERM, then started on its append-only file)", "redis",
                    redis_restart, lambda ev: self.settle(ev, names))
 
         if not a.netns:
@@ -1600,6 +1605,112 @@ def text_report(rep):
     return "\n".join(out) + "\n"
 
 
+# --- bench/RESULTS.md ------------------------------------------------------------------
+
+SECTION = "## Failover drill (`bench/drill.py`)"
+SECTION_INTRO = """\
+One command runs a real cluster on this machine -- Redis with its append-only file, three
+instances (`--redis`, `--instance ws1..ws3`, `--sensor-log`), HAProxy in front with
+`deploy/haproxy.cfg.in` -- and sends through HAProxy a `wspulse monitor` (ticks every
+20 ms, gaps over 120 ms reported), 30 chat clients that resume with `?since=<last id>` after
+every reconnect, and a publisher at 20 messages/s, with the sensor running. Then: (a)
+SIGKILL of the instance serving the most clients, (b) it starts again, (c) SIGTERM of another
+(a drain: the sensor's holder, unless that is the restarted one), which then starts again,
+(d) Redis restarted with its data; with `--netns`, every
+process in its own network namespace joined by veth pairs, and (e) an instance's link cut
+until HAProxy marked it down and it saw Redis gone, then restored, (f) the monitor's
+instance's link slowed to 64 kbit/s both ways (tbf) for 8 s. Between events the drill waits
+for the state the next one needs (HAProxy's view, every connection back and resumed, a
+message accepted after the event and delivered to every client, the monitor ticking, a
+sensor holder), never a fixed time.
+
+Lost and duplicated are counted per client by id against the Redis stream (`XRANGE
+wspulse:chat`): an entry there is a message the cluster accepted, every instance delivers
+exactly the stream, and it outlives every instance; the publisher's acknowledgements are
+only a cross-check, since an ack dies with the connection that would carry it. A monitor
+gap is explained when it began at an event that took the monitor's instance away or slowed
+it. Reconnect: from a client's drop to its `resumed` message. Sensor hole: the largest step
+between consecutive samples (10 ms apart) in the log of an instance that ran throughout.
+`--json` gives all of it per event and per client. Each variant below is one run on a
+shared 2-core machine: the times vary from run to run by a few hundred ms, the counts of
+lost and duplicated do not.
+"""
+TITLES = {("loopback", False): "Loopback", ("loopback", True): "HAProxy terminating TLS",
+          ("netns", False): "Network namespaces", ("netns", True): "Network namespaces, TLS"}
+
+
+def markdown(rep):
+    d, g, t = rep["drill"], rep["ground_truth"], rep["totals"]
+    p = g["publisher"]
+    title = TITLES[(d["variant"], d["tls"])] + (" (short)" if d["short"] else "")
+    out = [f"### {title}", "",
+           f"`{d['command']}`, {d['date'][:16]} UTC, {d['machine']}; {d['load_balancer']}, "
+           f"{d['redis']}; {d['clients']} clients, {d['rate']} msg/s; {d['duration_s']} s.", "",
+           "| event | monitor gap (ticks missed) | monitor served by | clients reconnected | "
+           "reconnect p50 / p99 / max | lost | duplicated | sensor hole | settled in |",
+           "|---|---|---|---:|---|---:|---:|---|---:|"]
+    for ev in rep["events"]:
+        m, rc, ch, se = ev["monitor"], ev["reconnect_ms"], ev["chat"], ev["sensor"]
+        gaps = ", ".join(f"{x / 1000:.2f} s" for x in m["gap_ms"]) or "none"
+        if m["gap_ms"]:
+            gaps += f" ({m['missed_ticks']})"
+        served = (m["served_by_before"] if m["served_by_before"] == m["served_by_after"]
+                  else f"{m['served_by_before']} → {m['served_by_after']}")
+        rec = (f"{rc['p50']} / {rc['p99']} / {rc['max']} ms" if rc["clients"] else "–")
+        hole = (f"{se['hole_ms']:,} ms ({se['holder_before']} → {se['holder_after']})"
+                if se.get("hole_ms") else "none")
+        notes = []
+        if "drain_s" in ev:
+            notes.append(f"exited {ev['drain_s']} s after SIGTERM")
+        if "down_s" in ev:
+            notes.append(f"down {ev['down_s']} s, every instance back on it after "
+                         f"{ev['reconnected_s']} s, "
+                         + ("its data kept" if ev.get("data_kept") else "its data LOST"))
+        if "lb_down_s" in ev:
+            notes.append(f"HAProxy marked it down after {ev['lb_down_s']} s, it saw Redis gone "
+                         f"after {ev['broker_lost_s']} s, link restored then")
+        label = ev["event"] + (f": {'; '.join(notes)}" if notes else "")
+        out.append(f"| ({ev['key']}) {label} | {gaps} | {served} | {rc['clients']} | "
+                   f"{rec} | {ch['lost']} | {ch['duplicated']} | {hole} | {ev['settled_s']} s |")
+    out += ["",
+            f"Accepted (in the stream): {g['accepted']} of {p['sent']} sent; {p['acked']} acked, "
+            f"{p['accepted_ack_lost']} accepted with the ack lost, "
+            f"{p['refused_broker_unavailable']} refused \"broker unavailable\", "
+            f"{p['lost_in_flight_with_a_connection']} in flight when the publisher's "
+            f"connection died, {p['acked_not_in_stream']} acked but not in the stream. Totals "
+            f"over {d['clients']} clients and the publisher: {t['lost']} lost, "
+            f"{t['duplicated']} duplicated, {t['out_of_order']} out of order; "
+            f"{t['monitor_gaps']} monitor gaps, {t['unexplained_gaps']} unexplained. "
+            f"Result: {'OK' if rep['ok'] else 'FAIL: ' + '; '.join(rep['problems'])}.", ""]
+    return title, "\n".join(out)
+
+
+def write_results(path, rep):
+    """Insert or replace this variant's part of the drill's section of
+    RESULTS.md; the rest of the file (other sections, other variants) is
+    left as it is, read and written back at once."""
+    title, block = markdown(rep)
+    with open(path) as f:
+        text = f.read()
+    if SECTION not in text:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{SECTION_INTRO}\n"
+    start = text.index(SECTION)
+    nxt = re.search(r"^## ", text[start + len(SECTION):], re.M)
+    end = start + len(SECTION) + nxt.start() if nxt else len(text)
+    section = text[start:end]
+    order = list(TITLES.values())
+    parts = re.split(r"(?m)^(?=### )", section)
+    head, subs = parts[0], {re.match(r"### (.*)", x).group(1): x for x in parts[1:]}
+    subs[title] = block + "\n"
+    keyed = sorted(subs.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order
+                                                 else len(order), kv[0]))
+    section = head.rstrip("\n") + "\n\n" + "".join(v.rstrip("\n") + "\n\n" for _, v in keyed)
+    text = text[:start] + section + text[end:].lstrip("\n") if nxt else \
+        text[:start] + section.rstrip("\n") + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1616,6 +1727,9 @@ def parse_args(argv):
     ap.add_argument("--settle-timeout", type=float, default=45,
                     help="longest wait for a state between events (s)")
     ap.add_argument("--logs", help="keep the run's logs in this folder")
+    ap.add_argument("--results", nargs="?", const=os.path.join(HERE, "RESULTS.md"),
+                    help="put this run's table into the drill's section of RESULTS.md "
+                         "(default bench/RESULTS.md)")
     a = ap.parse_args(argv)
     if a.clients is None:
         a.clients = 4 if a.short else 30
@@ -1647,6 +1761,8 @@ def main(argv=None):
         shutil.rmtree(drill.dir, ignore_errors=True)
         rep["drill"]["logs"] = None
     sys.stdout.write(json.dumps(rep, indent=2) + "\n" if args.json else text_report(rep))
+    if args.results:
+        write_results(args.results, rep)
     return 0 if rep["ok"] else 1
 
 
