@@ -4,7 +4,8 @@
  * A head that arrives in pieces is scanned as it comes: each call looks only
  * at the new bytes, checking every line as it completes (scan_head), and
  * once the blank line is in, the head is parsed from its start, once, into
- * spans (as picohttpparser does with last_len). The answer for a prefix never
+ * spans (as picohttpparser does with last_len). A head that arrives whole is
+ * parsed at once. The answer for a prefix never
  * contradicts the answer for the whole (an error seen early is the same
  * error later). It only checks syntax: which methods, targets and headers
  * make sense is left to the callers (static.c, handshake.c). No I/O, no
@@ -226,48 +227,69 @@ static int scan_head(const char *buf, size_t end, struct http_scan *scan,
 
 /* --- the two parsers ---------------------------------------------------------- */
 
-/* Only the first HTTP_MAX_HEADER_BYTES are ever looked at, so a head longer
- * than that is refused whether it arrives in one read or many. */
-ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req,
-                           struct http_scan *scan)
+/* A request head from its start: the request line, after any empty lines
+ * (RFC 9112 §2.2: SHOULD ignore them), then the header lines. */
+static ssize_t request_head(const char *buf, size_t end, struct http_request *req)
 {
-    size_t end = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
     size_t pos = 0, from = 0;
     struct http_span line;
-    ssize_t r = scan ? scan_head(buf, end, scan, req, NULL) : 1;
+    ssize_t r;
 
     req->num_headers = 0;
-    if (r == 1)
-        do                               /* RFC 9112 §2.2: SHOULD ignore */
-            r = next_line(buf, end, &pos, &from, &line);    /* empty lines before it */
-        while (r == 1 && line.len == 0);
+    do
+        r = next_line(buf, end, &pos, &from, &line);
+    while (r == 1 && line.len == 0);
     if (r == 1)
         r = parse_request_line(&line, req);
     if (r == 1)
         r = parse_headers(buf, end, pos, req->headers, &req->num_headers);
-    if (r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES)
-        return HTTP_ERR_TOO_LARGE;
     return r;
+}
+
+static ssize_t response_head(const char *buf, size_t end, struct http_response *res)
+{
+    size_t pos = 0, from = 0;
+    struct http_span line;
+
+    res->num_headers = 0;
+    ssize_t r = next_line(buf, end, &pos, &from, &line);
+    if (r == 1)
+        r = parse_status_line(&line, res);
+    if (r == 1)
+        r = parse_headers(buf, end, pos, res->headers, &res->num_headers);
+    return r;
+}
+
+/* Most heads arrive whole: a fresh one is parsed at once, and scanned only
+ * if it is incomplete, so that the next call knows where to start. One
+ * already partly scanned is scanned from there, and parsed from its start
+ * once complete. Only the first HTTP_MAX_HEADER_BYTES are ever looked at,
+ * so a head longer than that is refused whether it arrives in one read or
+ * many. */
+ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req,
+                           struct http_scan *scan)
+{
+    size_t end = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
+    bool fresh = !scan || scan->scanned == 0;
+    ssize_t r = fresh ? 1 : scan_head(buf, end, scan, req, NULL);
+    if (r == 1)
+        r = request_head(buf, end, req);
+    if (r == HTTP_INCOMPLETE && scan && fresh)
+        scan_head(buf, end, scan, req, NULL);
+    return r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES ? HTTP_ERR_TOO_LARGE : r;
 }
 
 ssize_t http_parse_response(const char *buf, size_t len, struct http_response *res,
                             struct http_scan *scan)
 {
     size_t end = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
-    size_t pos = 0, from = 0;
-    struct http_span line;
-    ssize_t r = scan ? scan_head(buf, end, scan, NULL, res) : 1;
-
-    res->num_headers = 0;
+    bool fresh = !scan || scan->scanned == 0;
+    ssize_t r = fresh ? 1 : scan_head(buf, end, scan, NULL, res);
     if (r == 1)
-        r = next_line(buf, end, &pos, &from, &line);
-    if (r == 1)
-        r = parse_status_line(&line, res);
-    if (r == 1)
-        r = parse_headers(buf, end, pos, res->headers, &res->num_headers);
-    if (r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES)
-        return HTTP_ERR_TOO_LARGE;
-    return r;
+        r = response_head(buf, end, res);
+    if (r == HTTP_INCOMPLETE && scan && fresh)
+        scan_head(buf, end, scan, NULL, res);
+    return r == HTTP_INCOMPLETE && len >= HTTP_MAX_HEADER_BYTES ? HTTP_ERR_TOO_LARGE : r;
 }
 
 /* --- lookups ----------------------------------------------------------------- */
