@@ -165,6 +165,22 @@ class HttpTest(unittest.TestCase):
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(reader.read()[0], 200)
 
+    @timeout(15)
+    def test_a_head_split_behind_a_pipelined_one(self):
+        # The second head begins in the read that ends the first, and the
+        # rest comes a byte at a time: its scan starts where it begins, not
+        # where the buffer did, and a spoiled byte in it is still refused.
+        with connect(self.srv.port) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /rea")
+            reader = ResponseReader(s)
+            self.assertEqual(reader.read()[2], b"ok\n")
+            for byte in b"dyz HTTP/1.1\r\nHost: x\r\n\r\n":
+                s.sendall(bytes([byte]))
+            self.assertEqual(reader.read()[2], b"ready\n")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+            s.sendall(b"st: x\r\nX-Bad: \x01\r\n\r\n")
+            self.assertEqual(reader.read()[0], 400)
+
     @timeout(10)
     def test_http10_without_keep_alive_is_closed(self):
         with connect(self.srv.port) as s:
