@@ -9,12 +9,15 @@
 
 #include "xalloc.h"
 
-#define OUTQ_MIN_ITEMS   4
+#define OUTQ_MIN_ITEMS   4       /* a power of two: see item_at() */
+_Static_assert((OUTQ_MIN_ITEMS & (OUTQ_MIN_ITEMS - 1)) == 0, "the ring's size is a power of two");
 #define OUTQ_CHUNK_BYTES 4096    /* smallest private tail message */
 
+/* cap is a power of two (OUTQ_MIN_ITEMS, doubled), so the ring wraps with a
+ * mask: a division per item was a visible share of a broadcast's cost. */
 static struct outq_item *item_at(const struct outq *q, uint32_t i)
 {
-    return &q->items[(q->head + i) % q->cap];
+    return &q->items[(q->head + i) & (q->cap - 1)];
 }
 
 static void grow(struct outq *q)
@@ -44,7 +47,9 @@ static struct outq_item *insert_at(struct outq *q, uint32_t pos)
 void outq_push_msg(struct outq *q, struct msg *m, size_t off)
 {
     assert(off <= m->len);
-    struct outq_item *it = insert_at(q, q->count);
+    if (q->count == q->cap)
+        grow(q);
+    struct outq_item *it = item_at(q, q->count++);    /* at the tail: nothing moves */
     *it = (struct outq_item){ m, (uint32_t)off, false };
     q->bytes += m->len - off;
 }
@@ -109,7 +114,7 @@ int outq_iov(const struct outq *q, struct iovec *iov, int max)
 static void pop_head(struct outq *q)
 {
     msg_unref(item_at(q, 0)->m);
-    q->head = (q->head + 1) % q->cap;
+    q->head = (q->head + 1) & (q->cap - 1);
     q->count--;
     if (q->urgent_end > 0)
         q->urgent_end--;
