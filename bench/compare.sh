@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/compare.sh -- wspulse against its peers (uWebSockets C++, Bun, Node ws,
 # Python websockets, Python aiohttp) under identical load from `wspulse bench`;
-# writes bench/RESULTS.md.
+# writes its part of bench/RESULTS.md (between <!-- compare:begin/end -->).
 # Run by `make bench`; see bench/README.md for the workloads and the table.
 #
 # Each server runs alone, pinned to core 0, the load pinned to core 1. Every
@@ -51,7 +51,9 @@ for v in BENCH_SERVERS BENCH_WORKLOADS BENCH_DURATION BENCH_WARMUP UWS_SRC USOCK
 done
 
 # --- the workloads ------------------------------------------------------------
-# id | what it measures (for the table) | bench mode | path | options.
+# id | what it measures (for the table) | bench mode | path | options [| servers].
+# The optional last field names the only servers that have the endpoint
+# (the ticks of /ws are wspulse's own); the others get "n/a".
 # D and W are the measured and warm-up seconds. Every load also gets --pid
 # (the server's CPU%, and its memory for conns), --json and --quiet.
 # The saturating fan-outs measure for less time: a server that cannot keep up
@@ -67,6 +69,7 @@ WORKLOADS=(
   "fanout_10k|fan-out to 10,000 subscribers, 50 msg/s (500 k deliveries/s offered)|fanout|/chat|--subscribers 10000 --rate 50 -d $FD --warmup $W"
   "conns_10k|10,000 idle connections: server memory|conns|/echo|-c 10000 --hold 2"
   "handshakes|handshakes (connect, upgrade, close), 32 at a time|handshakes|/echo|-c 32 -d $D --warmup $W"
+  "ticks_10k|ticks to 10,000 clients, every 100 ms (100 k messages/s)|ticks|/ws|-c 10000 -d $((DURATION * 2))|wspulse"
 )
 if [ -n "${BENCH_WORKLOADS:-}" ]; then
     keep=()
@@ -274,9 +277,13 @@ cpu_ticks()
 # summary, its stderr, and key=value facts (status, reason, server CPU, pinning).
 run_one()
 {
-    local id=$1 mode=$2 path=$3 opts=$4 name=$5
+    local id=$1 mode=$2 path=$3 opts=$4 name=$5 only=$6
     local base=$OUT/$id.$name meta=$OUT/$id.$name.meta
     : >"$meta"
+    if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
+        printf 'status=na\nreason=no such endpoint\n' >"$meta"
+        return
+    fi
     if [ -n "${BROKEN[$name]:-}" ]; then
         printf 'status=failed\nreason=%s\n' "${BROKEN[$name]}" >"$meta"
         return
@@ -345,7 +352,7 @@ done
 
 n=0
 for w in "${WORKLOADS[@]}"; do
-    IFS='|' read -r id label mode path opts <<<"$w"
+    IFS='|' read -r id label mode path opts only <<<"$w"
     order=("${SERVERS[@]}")
     if ((n % 2 == 1)); then                 # alternate the order against drift
         order=()
@@ -353,7 +360,7 @@ for w in "${WORKLOADS[@]}"; do
     fi
     for name in "${order[@]}"; do
         say "$id: $name"
-        run_one "$id" "$mode" "$path" "$opts" "$name"
+        run_one "$id" "$mode" "$path" "$opts" "$name" "$only"
         sed -n 's/^status=\(warn\|failed\)$/  \1:/p; s/^reason=/  /p' "$OUT/$id.$name.meta" \
             | paste -sd' ' | grep . >&2
     done
@@ -362,16 +369,25 @@ for w in "${WORKLOADS[@]}"; do
 done
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/versions.txt"
-if $PY bench/report.py "$OUT" "${SERVERS[@]}" >"$RESULTS.tmp"; then
-    # Keep the sections bench/faults.py and bench/redis_bench.py wrote, between their markers.
-    for part in faults redis; do
-        if [ -f "$RESULTS" ] && grep -q "^<!-- $part:begin -->" "$RESULTS"; then
-            printf '\n' >>"$RESULTS.tmp"
-            sed -n "/^<!-- $part:begin -->/,/^<!-- $part:end -->/p" "$RESULTS" >>"$RESULTS.tmp"
-        fi
-    done
-    mv "$RESULTS.tmp" "$RESULTS"
-    say "wrote $RESULTS"
+# The report is this script's part of RESULTS.md, between its markers; the
+# sections other tools write there (bench/faults.py, bench/redis_bench.py,
+# drills, profiles) stay as they are, wherever they are.
+if $PY bench/report.py "$OUT" "${SERVERS[@]}" >"$OUT/report.md"; then
+    $PY - "$RESULTS" "$OUT/report.md" <<'SPLICE'
+import os, sys
+results, part = sys.argv[1], open(sys.argv[2], encoding="utf-8").read().rstrip("\n")
+begin, end = "<!-- compare:begin -->", "<!-- compare:end -->"
+block = f"{begin}\n{part}\n{end}"
+old = open(results, encoding="utf-8").read() if os.path.exists(results) else ""
+if begin in old and end in old:
+    new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+else:                       # the first run: on top of whatever is there
+    new = block + "\n" + ("\n" + old if old else "")
+with open(results + ".tmp", "w", encoding="utf-8") as f:
+    f.write(new)
+os.replace(results + ".tmp", results)
+SPLICE
+    say "wrote its part of $RESULTS"
 else
     say "report failed: the raw results are in $OUT"
     exit 1

@@ -46,6 +46,15 @@ FIGURES = {
                    "bytes")],
     "handshakes": [("handshakes/s", "higher", "cycles_per_s", "rate"),
                    ("server CPU per handshake", "lower", "calc:cpu_per:cycles_per_s", "us")],
+    # wspulse's own /ws (no peer has it): what a tick costs per client, and
+    # how its arrival strays from the 100 ms schedule.
+    "ticks_10k": [("tick messages/s", "higher", "calc:per_s:messages", "rate"),
+                  ("server CPU per tick message", "lower", "calc:cpu_per:calc:per_s:messages",
+                   "us"),
+                  ("jitter p50", "lower", "jitter_ms.p50", "ms"),
+                  ("jitter p99", "lower", "jitter_ms.p99", "ms"),
+                  ("gaps over 150 ms", "lower", "gaps", "plain"),
+                  ("ticks lost", "lower", "lost", "plain")],
 }
 LOAD_CPU_FIELD = "client_cpu_pct"      # the load generator's CPU%, 100 = one core
 SERVER_CPU_FIELD = "server_cpu_pct"    # the server's, over the measured interval (--pid)
@@ -137,25 +146,31 @@ class Run:
         return read_kv(os.path.join(self.folder, f"{wid}.{server}.meta"))
 
     def status(self, wid, server):
-        """ok; warn (finished, but with errors, losses or failures); failed."""
+        """ok; warn (finished, but with errors, losses or failures); failed;
+        na (the server has no such endpoint)."""
         return self.meta(wid, server).get("status", "failed")
 
     def figure(self, wid, server, key):
         """A figure of the bench summary, or "meta:KEY" from compare.sh's facts."""
-        if self.status(wid, server) == "failed":
+        if self.status(wid, server) in ("failed", "na"):
             return None
         if key.startswith("meta:"):
             return self.meta(wid, server).get(key[5:])
         summary = self.summary(wid, server)
+        if summary is None:
+            return None
         if key.startswith("calc:cpu_per:"):
-            cpu, rate = field(summary, SERVER_CPU_FIELD), field(summary, key[13:])
+            cpu, rate = field(summary, SERVER_CPU_FIELD), self.figure(wid, server, key[13:])
             if cpu is None or cpu < 0 or not rate:
                 return None
             return float(cpu) / 100 / float(rate) * 1e6          # µs
+        if key.startswith("calc:per_s:"):                        # a count over the run
+            count, seconds = field(summary, key[11:]), field(summary, "seconds")
+            return float(count) / float(seconds) if count is not None and seconds else None
         return field(summary, key)
 
     def summary(self, wid, server):
-        if self.status(wid, server) == "failed":
+        if self.status(wid, server) in ("failed", "na"):
             return None
         return read_summary(os.path.join(self.folder, f"{wid}.{server}.json"))
 
@@ -248,8 +263,8 @@ def results_table(run):
             ref = run.figure(wid, anchor, key) if anchor else None
             cells = []
             for s in cols:
-                if run.status(wid, s) == "failed":
-                    cells.append("failed")
+                if run.status(wid, s) in ("failed", "na"):
+                    cells.append("failed" if run.status(wid, s) == "failed" else "n/a")
                     continue
                 value = run.figure(wid, s, key)
                 cell = fmt(value, kind) + (" ⚠" if run.status(wid, s) == "warn" else "")
@@ -284,8 +299,8 @@ def cpu_table(run):
         cells = []
         for s in cols:
             meta = run.meta(wid, s)
-            if run.status(wid, s) == "failed":
-                cells.append("failed")
+            if run.status(wid, s) in ("failed", "na"):
+                cells.append("failed" if run.status(wid, s) == "failed" else "n/a")
                 continue
             summary = run.summary(wid, s)
             load = field(summary, LOAD_CPU_FIELD)
@@ -307,7 +322,7 @@ def failures(run):
     for wid, label, _order in run.workloads:
         for s in run.servers:
             status = run.status(wid, s)
-            if status == "ok":
+            if status in ("ok", "na"):
                 continue
             meta = run.meta(wid, s)
             what = meta.get("reason", "no result")
