@@ -113,17 +113,41 @@ def percentile(values, pct):
     return s[k]
 
 
+class Interrupted(Exception):
+    """Ctrl+C or SIGTERM, seen at a safe point."""
+
+
+# SIGINT and SIGTERM only set this; the drill stops at its next wait (every
+# step waits through wait_for or pause). An exception raised by the signal
+# itself could land inside subprocess.Popen, between the fork and the
+# return, and leave a process behind that the drill never heard of.
+INTERRUPTED = threading.Event()
+
+
+def check_interrupted():
+    if INTERRUPTED.is_set():
+        raise Interrupted()
+
+
 def wait_for(what, fn, timeout_s, interval=0.05):
     """Poll fn() until it returns something true; that value. DrillError
     after timeout_s (what names the state waited for)."""
     deadline = time.monotonic() + timeout_s
     while True:
+        check_interrupted()
         value = fn()
         if value:
             return value
         if time.monotonic() > deadline:
             raise DrillError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def pause(seconds):
+    """A set length of time (an event's duration, never a synchronisation),
+    cut short by an interruption."""
+    if INTERRUPTED.wait(seconds):
+        raise Interrupted()
 
 
 def free_port():
@@ -891,7 +915,11 @@ class Drill:
         self.clients = None
         self.monitor = None
         self.keep = bool(args.logs)
-        self.dir = args.logs or tempfile.mkdtemp(prefix="wspulse-drill-")
+        if args.logs and os.path.isdir(args.logs) and os.listdir(args.logs):
+            raise DrillError(f"--logs {args.logs}: not empty (a run's Redis data and logs "
+                             "must not mix with another's)")
+        self.dir = os.path.abspath(args.logs) if args.logs else \
+            tempfile.mkdtemp(prefix="wspulse-drill-")
         os.makedirs(self.dir, exist_ok=True)
         self.settle_s = args.settle_timeout
 
@@ -1176,7 +1204,7 @@ class Drill:
             self.net.slow(slow)
             ev["qdisc"] = self.net.qdisc(slow).strip()
             # The length of the event itself, not a wait for a state.
-            time.sleep(a.slow_s)
+            pause(a.slow_s)
             ev["qdisc"] = self.net.qdisc(slow).strip()
             self.net.clear(slow)
             ev["cleared_at_s"] = round(now() - ev["t"], 2)
@@ -1223,10 +1251,37 @@ class Drill:
         self.duration = now() - t0
         return self.analyse()
 
+    def leftovers(self):
+        """PIDs of processes whose command line names this run's folder
+        (its copies of the binaries, Redis's --dir, HAProxy's -f): ours,
+        whether or not a Popen object came back for them."""
+        mark = self.dir + "/"
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if mark in cmd:
+                found.append(int(pid))
+        return found
+
+    def sweep(self):
+        for pid in self.leftovers():
+            print(f"drill: cleanup: SIGKILL to leftover process {pid}", file=sys.stderr)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def cleanup(self):
         for step in (lambda: self.monitor and self.monitor.stop(),
                      lambda: self.clients and self.clients.finish(),
                      lambda: self.cluster and self.cluster.stop_all(),
+                     self.sweep,
                      lambda: self.net and self.net.teardown()):
             try:
                 step()
@@ -1740,15 +1795,20 @@ def main(argv=None):
     args = parse_args(argv)
 
     def stop(signo, frame):
-        raise KeyboardInterrupt(f"signal {signo}")
+        INTERRUPTED.set()
     signal.signal(signal.SIGTERM, stop)
-    drill = Drill(args)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        drill = Drill(args)
+    except DrillError as e:
+        print(f"drill: {e}", file=sys.stderr)
+        return 2
     rep = None
     try:
         rep = drill.run()
     except DrillError as e:
         print(f"drill: {e}", file=sys.stderr)
-    except KeyboardInterrupt:
+    except Interrupted:
         print("drill: interrupted; stopping everything", file=sys.stderr)
     finally:
         drill.cleanup()
