@@ -1740,28 +1740,45 @@ def markdown(rep):
     return title, "\n".join(out)
 
 
+def marked(name, body):
+    return f"<!-- {name}:begin -->\n{body.strip(chr(10))}\n<!-- {name}:end -->"
+
+
+def replace_marked(text, name, body, where):
+    """text with the block between name's markers replaced by body, or
+    body inserted at where(text) when there is no such block yet."""
+    m = re.search(rf"<!-- {re.escape(name)}:begin -->.*?<!-- {re.escape(name)}:end -->", text,
+                  re.S)
+    block = marked(name, body)
+    if m:
+        return text[:m.start()] + block + text[m.end():]
+    at = where(text)
+    return text[:at].rstrip("\n") + "\n\n" + block + "\n" + text[at:]
+
+
 def write_results(path, rep):
-    """Insert or replace this variant's part of the drill's section of
-    RESULTS.md; the rest of the file (other sections, other variants) is
-    left as it is, read and written back at once."""
+    """Insert or replace this variant's table in the drill's section of
+    RESULTS.md, each between markers like the other sections'
+    (<!-- drill:begin -->, <!-- drill-loopback:begin -->, ...); the rest of
+    the file is left as it is, read and written back at once."""
     title, block = markdown(rep)
+    key = "drill-" + re.sub(r"[^a-z]+", "-", title.lower()).strip("-")
     with open(path) as f:
         text = f.read()
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{SECTION_INTRO}\n"
-    start = text.index(SECTION)
-    nxt = re.search(r"^## ", text[start + len(SECTION):], re.M)
-    end = start + len(SECTION) + nxt.start() if nxt else len(text)
-    section = text[start:end]
-    order = list(TITLES.values())
-    parts = re.split(r"(?m)^(?=### )", section)
-    head, subs = parts[0], {re.match(r"### (.*)", x).group(1): x for x in parts[1:]}
-    subs[title] = block + "\n"
-    keyed = sorted(subs.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order
-                                                 else len(order), kv[0]))
-    section = head.rstrip("\n") + "\n\n" + "".join(v.rstrip("\n") + "\n\n" for _, v in keyed)
-    text = text[:start] + section + text[end:].lstrip("\n") if nxt else \
-        text[:start] + section.rstrip("\n") + "\n"
+    if "<!-- drill:begin -->" not in text:
+        text = replace_marked(text, "drill", f"{SECTION}\n\n{SECTION_INTRO}", len)
+    m = re.search(r"<!-- drill:begin -->(.*?)<!-- drill:end -->", text, re.S)
+    inner = m.group(1)
+    order = ["drill-" + re.sub(r"[^a-z]+", "-", t.lower()).strip("-") for t in TITLES.values()]
+
+    def where(section):
+        # Before the first variant that comes later in the order, else at the end.
+        rest = order[order.index(key) + 1:] if key in order else []
+        later = [section.index(f"<!-- {k}:begin -->") for k in rest
+                 if f"<!-- {k}:begin -->" in section]
+        return min(later) if later else len(section)
+    inner = replace_marked(inner, key, block, where)
+    text = text[:m.start(1)] + "\n" + inner.strip("\n") + "\n" + text[m.end(1):]
     with open(path, "w") as f:
         f.write(text)
 
