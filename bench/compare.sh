@@ -21,11 +21,15 @@
 #   BENCH_DURATION=5 BENCH_WARMUP=2  seconds measured / warm-up seconds per timed workload
 #   BENCH_RESULTS=bench/RESULTS.md   where the table goes
 #   BENCH_NICE=-20                   autogroup nice of the server and the load (isolate.py)
+#   WSPULSE=./wspulse BENCH_COMMIT=  the binary measured (and the load generator), and what
+#                                    the report calls it (default: the commit, and whether
+#                                    src/ differs from it): for a binary built elsewhere, e.g.
+#                                    from a clean checkout while the tree has edits in progress
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 PY=/usr/bin/python3
-WSPULSE=./wspulse
+WSPULSE=${WSPULSE:-./wspulse}
 PEERS=bench/peers
 BUN=$PEERS/node_modules/.bin/bun
 DURATION=${BENCH_DURATION:-5}
@@ -196,7 +200,7 @@ versions()
         echo "command=$COMMAND"
         echo "started=$STARTED"
         echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
-        echo "commit=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)')"
+        echo "commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)')}"
         echo "duration=$DURATION"
         echo "warmup=$WARMUP"
         echo "nice=$NICE"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/profile.sh -- where a server's time goes, per workload of compare.sh:
+# the share of its samples in the kernel, its top symbols (perf record -e
+# cpu-clock: this machine has no hardware counters) and its system calls per
+# message (perf stat on the syscall tracepoints), under the same load as
+# `make bench`. The figures behind "Where the time goes" in bench/RESULTS.md.
+#
+#   bench/profile.sh [SERVER...]       wspulse and/or uws (default: both)
+#
+# Environment: PROFILE_WORKLOADS="echo_deep ticks_10k" (default: all below),
+# UWS_BIN (default build/peers/uws_server, from compare.sh's build), WSPULSE
+# (default ./wspulse). Server on core 0, load on core 1, both at autogroup
+# nice -20 (bench/isolate.py), as in compare.sh. Needs perf and root (or
+# perf_event_paranoid <= 1 and readable tracepoints). Writes
+# bench/out/profile-RUN/ and prints one Markdown block per workload.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+PY=/usr/bin/python3
+WSPULSE=${WSPULSE:-./wspulse}
+UWS_BIN=${UWS_BIN:-build/peers/uws_server}
+ISOLATE=("$PY" bench/isolate.py -20)
+read -r -a SERVERS <<<"${*:-wspulse uws}"
+OUT=bench/out/profile-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+ulimit -n "$(ulimit -Hn)"
+
+# id | mode | wspulse path | uws path | load options (measured for 12 s: the
+# profile looks at seconds 3-5 and 6-8).
+WORKLOADS=(
+  "echo_small|echo|/echo|/echo|-c 64 --in-flight 16 --size 16 --text"
+  "echo_deep|echo|/echo|/echo|-c 64 --in-flight 64 --size 16 --text"
+  "echo_latency|echo|/echo|/echo|-c 1 --in-flight 1 --size 16 --text"
+  "echo_64k|echo|/echo|/echo|-c 16 --in-flight 4 --size 65536 --binary"
+  "fanout_1k|fanout|/chat|/broadcast|--subscribers 1000 --rate 1000"
+  "fanout_10k|fanout|/chat|/broadcast|--subscribers 10000 --rate 50"
+  "handshakes|handshakes|/echo|/echo|-c 32"
+  "ticks_10k|ticks|/ws||-c 10000"
+)
+SYSCALLS=(read recvfrom write writev sendto sendmsg epoll_wait epoll_pwait epoll_ctl
+          accept4 close shutdown setsockopt getsockopt)
+
+free_port()
+{
+    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+profile_one()
+{
+    local id=$1 mode=$2 path=$3 opts=$4 name=$5 port pid load base=$OUT/$id.$name
+    port=$(free_port)
+    case $name in
+    wspulse) taskset -c 0 "${ISOLATE[@]}" "$WSPULSE" --port "$port" --log-level warn >"$base.log" 2>&1 & ;;
+    uws)     taskset -c 0 "${ISOLATE[@]}" "$UWS_BIN" "$port" >"$base.log" 2>&1 & ;;
+    esac
+    pid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    # shellcheck disable=SC2086
+    taskset -c 1 "${ISOLATE[@]}" "$WSPULSE" bench "$mode" "ws://127.0.0.1:$port$path" $opts \
+        -d 12 --pid "$pid" --json --quiet >"$base.json" 2>"$base.err" &
+    load=$!
+    # The 10,000 connections of ticks_10k take a while: start once they are in.
+    if [ "$mode" = ticks ] || [ "$mode" = fanout ]; then sleep 4; fi
+    sleep 3
+    local events=() s
+    for s in "${SYSCALLS[@]}"; do events+=(-e "syscalls:sys_enter_$s"); done
+    perf stat -x, "${events[@]}" -p "$pid" -o "$base.syscalls" -- sleep 2 >/dev/null 2>&1
+    sleep 1
+    perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" -- sleep 2 >/dev/null 2>&1
+    wait "$load"
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    perf report -i "$base.perf" --no-children --stdio -g none --percent-limit 1.5 2>/dev/null \
+        | grep -E '^ +[0-9]' >"$base.top"
+    perf report -i "$base.perf" --no-children --stdio -g none --sort dso 2>/dev/null \
+        | grep -E '^ +[0-9]' >"$base.dso"
+    $PY - "$base" "$mode" <<'SUMMARY'
+import json, sys
+base, mode = sys.argv[1], sys.argv[2]
+try:
+    lines = [l for l in open(base + ".json") if l.startswith("{")]
+    d = json.loads(lines[-1])
+except (OSError, ValueError, IndexError):
+    print(f"  (no result: see {base}.err)")
+    sys.exit()
+rate = d.get("msg_per_s") or d.get("deliveries_per_s") or d.get("cycles_per_s")
+if mode == "ticks":
+    rate = d["messages"] / d["seconds"]
+unit = {"fanout": "delivery", "handshakes": "handshake"}.get(mode, "message")
+cpu = d.get("server_cpu_pct")
+kernel = 0.0
+for l in open(base + ".dso"):
+    pct, dso = l.split()[0], l.split()[1]
+    if "kernel" in dso:
+        kernel += float(pct.rstrip("%"))
+calls = {}
+for l in open(base + ".syscalls"):
+    f = l.strip().split(",")
+    if len(f) > 2 and f[0].isdigit() and int(f[0]) > 0:
+        calls[f[2].split("sys_enter_")[-1]] = int(f[0])
+per = ", ".join(f"{n} {c / (rate * 2):.3g}" for n, c in sorted(calls.items(), key=lambda x: -x[1])
+                if c / (rate * 2) >= 0.0005)
+top = []
+for l in open(base + ".top"):
+    p = l.split()
+    top.append(f"{p[-1]} {p[0]}")
+print(f"  {rate:,.0f} {unit}s/s at {cpu}% server CPU = {cpu / 100 / rate * 1e6:.3g} µs per {unit};"
+      f" kernel {kernel:.0f}% of samples")
+print(f"  system calls per {unit}: {per or 'none counted'}")
+print(f"  top: {'; '.join(top[:8])}")
+SUMMARY
+}
+
+for w in "${WORKLOADS[@]}"; do
+    IFS='|' read -r id mode wpath upath opts <<<"$w"
+    [ -n "${PROFILE_WORKLOADS:-}" ] && [[ " $PROFILE_WORKLOADS " != *" $id "* ]] && continue
+    for name in "${SERVERS[@]}"; do
+        path=$wpath
+        [ "$name" = uws ] && path=$upath
+        [ -z "$path" ] && continue          # the peer has no such endpoint
+        echo "$id, $name:"
+        profile_one "$id" "$mode" "$path" "$opts" "$name"
+    done
+done | tee "$OUT/summary.txt"
