@@ -1218,9 +1218,16 @@ class Drill:
         cl.sending(False)
         pub = cl.publisher
         # What was sent is acknowledged or refused, or its connection died.
+        # Every message sent has its answer (an ack or a refusal) unless its
+        # connection died; what is still unanswered is in the report.
+        def answered():
+            since = pub.sessions[-1]["open"]
+            sent = [q for q, t in pub.sent.items() if t >= since]
+            return all(q in pub.acked for q in sent) or \
+                len(sent) <= sum(1 for q in sent if q in pub.acked) + \
+                sum(1 for t in pub.refused if t >= since)
         try:
-            wait_for("the last messages acknowledged",
-                     lambda: len(pub.acked) + len(pub.refused) >= len(pub.sent), 3)
+            wait_for("the last messages answered", answered, 10)
         except DrillError:
             pass
         last = None
@@ -1391,7 +1398,7 @@ class Drill:
         # of it, what was refused. The rest went down with a connection that
         # died (the sender cannot know, and does not resend); on a connection
         # that stayed up, an unanswered message would be a silent drop.
-        in_flight, silent = 0, 0
+        in_flight, silent, silent_seqs = 0, 0, []
         for s in pub.sessions:
             end = s["drop"] or float("inf")
             sent = [q for q, t in pub.sent.items() if s["open"] <= t < end]
@@ -1400,10 +1407,14 @@ class Drill:
             unanswered = max(0, len(sent) - acc - ref)
             if s["drop"] is None or s["drop"] >= self.t_end:
                 silent += unanswered
+                if unanswered:
+                    silent_seqs += [f"{q} sent {iso(pub.sent[q])}" for q in sent
+                                    if q not in in_stream]
             else:
                 in_flight += unanswered
         ground["publisher"]["lost_in_flight_with_a_connection"] = in_flight
         ground["publisher"]["unanswered_on_a_live_connection"] = silent
+        ground["publisher"]["not_accepted_on_a_live_connection"] = silent_seqs
         if silent:
             self.problems.append(f"{silent} message(s) of the publisher neither accepted nor "
                                  "refused on a connection that stayed open")
