@@ -36,6 +36,10 @@ Environment (all optional):
   BENCH_RESULTS=bench/RESULTS.md    where the section goes ("-": stdout only)
   BENCH_NICE=-20                    autogroup nice (isolate.py)
   REDIS_CORE=1                      the core of redis-server
+  WSPULSE=./wspulse                 the wspulse binary (server and load)
+  WSPULSE_ARGS=""                   more options for both wspulse servers
+  BENCH_PERF="wspulse_redis"        profile these servers over the measured seconds
+                                    (perf record -e cpu-clock; BASE.perf.txt in the run's folder)
 """
 import json
 import os
@@ -53,6 +57,8 @@ PY = "/usr/bin/python3"
 WSPULSE = os.environ.get("WSPULSE", "./wspulse")   # another build: WSPULSE=PATH
 PEERS = "bench/peers"
 BUN = f"{PEERS}/node_modules/.bin/bun"
+WSPULSE_ARGS = os.environ.get("WSPULSE_ARGS", "").split()   # e.g. "--history 100000"
+PERF = os.environ.get("BENCH_PERF", "").split()   # servers to profile (perf record)
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 RESULTS = os.environ.get("BENCH_RESULTS", "bench/RESULTS.md")
@@ -74,8 +80,10 @@ WORKLOADS = [
     ("heavy", "1,000 subscribers × 500 msg/s (500 k deliveries/s offered)", 1000, 500, 20),
     ("broker", "50 subscribers × 5,000 msg/s (250 k deliveries/s, 5 k msg/s through Redis)",
      50, 5000, 4),
-    ("broker_max", "20 subscribers × 20,000 msg/s (400 k deliveries/s, 20 k msg/s through Redis)",
-     20, 20000, 1),
+    ("broker_max", "10 subscribers × 40,000 msg/s (400 k deliveries/s, 40 k msg/s through Redis)",
+     10, 40000, 1),
+    ("saturate", "10 subscribers × 100,000 msg/s (1 M deliveries/s, 100 k msg/s through Redis)",
+     10, 100000, 1),
 ]
 
 
@@ -237,9 +245,10 @@ class Sampler(threading.Thread):
 
 def server_argv(name, port, redis_url):
     if name == "wspulse":
-        return [WSPULSE, "--port", str(port), "--log-level", "warn"]
+        return [WSPULSE, "--port", str(port), "--log-level", "warn"] + WSPULSE_ARGS
     if name == "wspulse_redis":
-        return [WSPULSE, "--port", str(port), "--log-level", "warn", "--redis", redis_url]
+        return [WSPULSE, "--port", str(port), "--log-level", "warn", "--redis",
+                redis_url] + WSPULSE_ARGS
     if name == "bun_redis":
         return [BUN, f"{PEERS}/bun_redis.js", str(port), redis_url]
     return ["node", f"{PEERS}/node_ws_redis.mjs", str(port), redis_url]
@@ -298,6 +307,7 @@ def run_one(out, wid, subs, rate, k, name):
         bench = subprocess.Popen(isolated(LOAD_CORE, cmd), stdout=subprocess.PIPE,
                                  stderr=open(f"{base}.err", "w"), text=True)
         sampler.pids["bench"] = bench.pid
+        perf = start_perf(name, base, server.pid, lines)
         try:
             stdout, _ = bench.communicate(timeout=DURATION + WARMUP + 240)
         except subprocess.TimeoutExpired:
@@ -314,6 +324,11 @@ def run_one(out, wid, subs, rate, k, name):
             res["reason"] = f"exit {bench.returncode}: " + tail(f"{base}.err")
             return res
         res["bench"] = summary
+        if perf:
+            perf.join()
+            res["perf"] = f"{base}.perf.txt"
+            msgs = summary.get("deliveries_per_s", 0) / subs * DURATION
+            res["syscalls_per_message"] = syscalls_per_message(base, msgs)
         res["bench_rc"] = bench.returncode
         if server.poll() is not None:
             res["reason"] = "the server died during the load"
@@ -356,6 +371,59 @@ def run_one(out, wid, subs, rate, k, name):
             stop(p)
         with open(f"{base}.result.json", "w") as f:
             json.dump(res, f, indent=1)
+
+
+def start_perf(name, base, pid, lines):
+    """With BENCH_PERF naming this server: `perf record -e cpu-clock` of it over
+    the measured seconds, its top symbols into BASE.perf.txt (a diagnosis
+    run: the sampling costs the server a few per cent)."""
+    if name not in PERF:
+        return None
+
+    def profile():
+        first = lines.get(lambda o: "first_ns" in o, 60)
+        if not first:
+            return
+        delay = int(first["first_ns"]) / 1e9 + WARMUP - time.monotonic()
+        time.sleep(max(0.0, delay))
+        # The system calls, counted beside the samples: on loopback most of a
+        # fan-out's time is the kernel's, so calls per message tell the story.
+        calls = ",".join(f"syscalls:sys_enter_{c}" for c in SYSCALLS)
+        stat = subprocess.Popen(["perf", "stat", "-x", ",", "-e", calls, "-p", str(pid), "-o",
+                                 f"{base}.syscalls.csv", "--", "sleep", str(DURATION)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-p", str(pid), "-o",
+                        f"{base}.perf.data", "--", "sleep", str(DURATION)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stat.wait()
+        with open(f"{base}.perf.txt", "w") as f:
+            for sort in ("dso", "dso,symbol"):
+                f.flush()
+                subprocess.run(["perf", "report", "-i", f"{base}.perf.data", "--no-children",
+                                "--sort", sort, "--stdio", "--percent-limit", "0.7"],
+                               stdout=f, stderr=subprocess.DEVNULL)
+
+    t = threading.Thread(target=profile, daemon=True)
+    t.start()
+    return t
+
+
+SYSCALLS = ("sendmsg", "sendto", "writev", "write", "recvfrom", "read", "epoll_wait")
+
+
+def syscalls_per_message(base, messages):
+    """{call: calls per published message} from BASE.syscalls.csv."""
+    out = {}
+    try:
+        with open(f"{base}.syscalls.csv", encoding="utf-8") as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) > 2 and parts[2].startswith("syscalls:sys_enter_"):
+                    if parts[0].isdigit() and messages:
+                        out[parts[2][19:]] = round(int(parts[0]) / messages, 2)
+    except OSError:
+        pass
+    return out
 
 
 class LineReader:
@@ -642,7 +710,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     command = "bench/redis_bench.py" if not os.environ.get("MAKELEVEL") else "make bench-redis"
     for v in ("BENCH_SERVERS", "BENCH_WORKLOADS", "BENCH_DURATION", "BENCH_WARMUP",
-              "REDIS_CORE"):
+              "REDIS_CORE", "WSPULSE", "WSPULSE_ARGS"):
         if os.environ.get(v):
             command = f'{v}="{os.environ[v]}" {command}'
     src_dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src"]).returncode
@@ -678,6 +746,9 @@ def main():
                     f" {fmt_pct(f['server_cpu'])} ({fmt_us(f['cpu_per'])}/delivery), redis"
                     f" {fmt_pct(f['redis_cpu'])}, load {fmt_pct(f['load_cpu'])} / auditor"
                     f" {fmt_pct(f['audit_cpu'])}, pinned {res.get('pinned')}")
+                if res.get("perf"):
+                    say(f"  profile: {res['perf']}; system calls per message:"
+                        f" {res.get('syscalls_per_message')}")
     info["loadavg_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
     run = {"servers": servers, "workloads": workloads, "orders": orders, "info": info}
     with open(f"{out}/run.json", "w") as f:
