@@ -12,14 +12,21 @@
  * single join or leave, "3 clients joined, 2 left." for several). A notice
  * to a big room is written a slice of members per batch, so that a client
  * looping connect and reset cannot hold the loop for the length of a
- * fan-out; what happens meanwhile goes into the next notice. */
+ * fan-out; what happens meanwhile goes into the next notice.
+ *
+ * Every chat message has an id (chat_history.h) and stays in the history
+ * for clients that come back (chat_resume.c); with --redis the room is the
+ * cluster's and messages come back from its stream (chat_stream.c). */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "clock.h"
 #include "endpoint.h"
 #include "json.h"
+#include "log.h"
 #include "reactor.h"
 #include "stats.h"
 #include "ws.h"
@@ -29,28 +36,56 @@
 /* A decoded string is never longer than its JSON source, and escaping at
  * most sextuples it (a control byte becomes \u00XX). */
 #define CHAT_OUT_BYTES   (6 * CHAT_MAX_MESSAGE + 512)
+/* Room for ,"id":"MS-SEQ"} after a message. */
+#define CHAT_ID_MEMBER_BYTES (CHAT_ID_MAX_LEN + 16)
 /* Members a notice is written to per batch: a few hundred microseconds of
  * writes, the most one churning client may delay anybody else's answer. */
 #define CHAT_NOTICE_SLICE 64
-
-/* c->ep_state.u64: has the member had its welcome? Members join at the
- * head of the list, so the ones still waiting for it come first. */
-enum { CHAT_UNWELCOMED = 0, CHAT_WELCOMED = 1 };
+/* The history's frames, whatever --history says: a flood of the largest
+ * messages must not hold more memory than this. */
+#define CHAT_HISTORY_BYTES (32u << 20)
 
 static struct {
-    struct conn_list members;
-    uint64_t relayed;            /* chat messages broadcast */
+    struct conn_list joining;    /* not welcomed yet */
+    struct conn_list live;       /* get every message as it is delivered */
+    struct conn_list resuming;   /* replaying what they missed */
+    struct chat_history history;
+    struct chat_id last_issued;  /* without --redis: ids come from here */
+    uint64_t relayed;            /* chat messages delivered */
     char decoded[CHAT_MAX_MESSAGE];
     char sender[CHAT_MAX_MESSAGE];
     char out[CHAT_OUT_BYTES];
+    char framed[CHAT_OUT_BYTES + CHAT_ID_MEMBER_BYTES];
     /* Join and leave notices (see the top of the file). */
     struct reactor *reactor;     /* the loop the room lives in */
     struct reactor_later later;  /* notices_on_batch_end, armed by any change */
     size_t joined, left;         /* not told yet */
     struct msg *notice;          /* being delivered, or NULL */
     size_t notice_len;           /* its payload bytes */
-    struct conn *cursor;         /* the next member to get it */
+    struct conn *cursor;         /* the next live member to get it */
 } chat;
+
+static struct chat_member *member_of(const struct conn *c)
+{
+    return c->ep_state.ptr;
+}
+
+static size_t online_here(void)
+{
+    return chat.joining.count + chat.live.count + chat.resuming.count;
+}
+
+/* Everybody in the room: here, and on the other instances. */
+static size_t online(void)
+{
+    return online_here() + chat_stream_others_online();
+}
+
+static void count_changed(void)
+{
+    stats.chat_online = online_here();
+    chat_stream_count_changed();
+}
 
 static void put_timestamp(struct json_writer *w)
 {
@@ -76,17 +111,51 @@ static size_t format_message(const char *type, const char *text, size_t text_len
     return n < 0 ? 0 : (size_t)n;
 }
 
-/* Encode once, share among every member. */
-static void broadcast(const char *json, size_t len)
+struct msg *chat_frame(const struct chat_id *id, const char *obj, size_t len,
+                       size_t *payload_len)
 {
-    struct msg *m = ws_frame_msg(WS_OP_TEXT, json, len);
-    for (struct conn *c = chat.members.head, *next; c; c = next) {
+    if (len < 2 || obj[len - 1] != '}' || len - 1 > sizeof chat.framed - CHAT_ID_MEMBER_BYTES)
+        return NULL;
+    char text[CHAT_ID_MAX_LEN + 1];
+    chat_id_format(id, text);
+    memcpy(chat.framed, obj, len - 1);
+    int n = snprintf(chat.framed + len - 1, CHAT_ID_MEMBER_BYTES, ",\"id\":\"%s\"}", text);
+    *payload_len = len - 1 + (size_t)n;
+    return ws_frame_msg(WS_OP_TEXT, chat.framed, *payload_len);
+}
+
+/* Encode once, share among every live member. */
+static void broadcast(struct msg *m, size_t len)
+{
+    for (struct conn *c = chat.live.head, *next; c; c = next) {
         next = c->peer_next;
-        if (!ws_can_push(c))
-            continue;
-        ws_send_msg(c, m, len);  /* corked: written once per callback */
+        if (ws_can_push(c))
+            ws_send_msg(c, m, len);  /* corked: written once per callback */
     }
+}
+
+static void notices_finish(void);
+
+void chat_deliver(const struct chat_id *id, const char *obj, size_t len)
+{
+    size_t payload_len;
+    struct msg *m = chat_frame(id, obj, len, &payload_len);
+    if (!m) {
+        log_error("chat: message %llu-%llu not delivered: malformed or out of memory",
+                  (unsigned long long)id->ms, (unsigned long long)id->seq);
+        return;
+    }
+    notices_finish();            /* nobody reads a message before older notices */
+    chat.relayed++;
+    chat_history_push(&chat.history, id, m, payload_len);
+    broadcast(m, payload_len);
     msg_unref(m);
+    chat_resume_poke();
+}
+
+struct chat_history *chat_history(void)
+{
+    return &chat.history;
 }
 
 static void reply(struct conn *c, const char *json, size_t len)
@@ -108,10 +177,59 @@ static void reply_error(struct conn *c, const char *what)
         reply(c, buf, (size_t)n);
 }
 
+void chat_reply_error(struct chat_member *m, const char *what)
+{
+    if (m->conn && m->conn->phase == CONN_WS)
+        reply_error(m->conn, what);
+}
+
+/* --- members -------------------------------------------------------------- */
+
+static struct conn_list *list_of(const struct chat_member *m)
+{
+    return m->state == CHAT_JOINING ? &chat.joining
+         : m->state == CHAT_LIVE    ? &chat.live
+                                    : &chat.resuming;
+}
+
+static void move_to(struct chat_member *m, enum chat_member_state state)
+{
+    if (chat.cursor == m->conn)
+        chat.cursor = m->conn->peer_next;
+    conn_list_remove(list_of(m), m->conn);
+    m->state = state;
+    conn_list_add(list_of(m), m->conn);
+}
+
+void chat_member_pause(struct chat_member *m)
+{
+    if (m->conn && m->state == CHAT_LIVE)
+        move_to(m, CHAT_RESUMING);
+}
+
+void chat_member_go_live(struct chat_member *m)
+{
+    if (m->conn && m->state == CHAT_RESUMING)
+        move_to(m, CHAT_LIVE);
+}
+
+void chat_member_hold(struct chat_member *m)
+{
+    m->refs++;
+}
+
+void chat_member_put(struct chat_member *m)
+{
+    if (--m->refs == 0)
+        free(m);
+}
+
+/* --- join and leave notices ------------------------------------------------- */
+
 /* "N client(s) online." after text, into line[0..cap). */
 static size_t online_line(char *line, size_t cap, const char *text)
 {
-    int n = snprintf(line, cap, "%s %zu client(s) online.", text, chat.members.count);
+    int n = snprintf(line, cap, "%s %zu client(s) online.", text, online());
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -140,24 +258,23 @@ static struct msg *system_msg(const char *line, size_t line_len, size_t *payload
     return ws_frame_msg(WS_OP_TEXT, chat.out, *payload_len);
 }
 
-/* The members waiting for a welcome (the head of the list) get it, with
- * the count as it is now. Returns the first member that already had it. */
-static struct conn *welcome_new_members(void)
+/* The joining members get their welcome, with the count as it is now, and
+ * become live (before the notice's cursor: the next notice is theirs). */
+static void welcome_new_members(void)
 {
-    struct conn *c = chat.members.head;
-    if (!c || c->ep_state.u64 != CHAT_UNWELCOMED)
-        return c;
+    if (!chat.joining.head)
+        return;
     char line[160];
     size_t len, n = online_line(line, sizeof line,
                                 "Welcome! You are now connected to the broadcast server.");
     struct msg *m = system_msg(line, n, &len);
-    for (; c && c->ep_state.u64 == CHAT_UNWELCOMED; c = c->peer_next) {
-        c->ep_state.u64 = CHAT_WELCOMED;
+    while (chat.joining.head) {
+        struct conn *c = chat.joining.head;
+        move_to(member_of(c), CHAT_LIVE);
         if (ws_can_push(c))
             ws_send_msg(c, m, len);
     }
     msg_unref(m);
-    return c;
 }
 
 /* Welcome the new members and start the notice to the others, if there is
@@ -166,7 +283,8 @@ static void notice_begin(void)
 {
     if (chat.notice || (chat.joined == 0 && chat.left == 0))
         return;
-    struct conn *first = welcome_new_members();
+    struct conn *first = chat.live.head;
+    welcome_new_members();
     char line[160];
     size_t n = notice_line(line, sizeof line, chat.joined, chat.left);
     chat.joined = chat.left = 0;
@@ -220,30 +338,41 @@ static void notices_finish(void)
     }
 }
 
-static void notices_schedule(struct conn *c)
+static void notices_schedule(void)
 {
-    chat.reactor = c->env->reactor;
-    chat.later.fn = notices_on_batch_end;
     reactor_later(chat.reactor, &chat.later);
 }
 
 static void chat_on_open(struct conn *c)
 {
-    conn_list_add(&chat.members, c);
-    stats.chat_online = chat.members.count;
-    c->ep_state.u64 = CHAT_UNWELCOMED;
+    struct chat_member *m = calloc(1, sizeof *m);
+    if (!m) {
+        ws_close(c, 1011, "out of memory");
+        return;
+    }
+    *m = (struct chat_member){ .conn = c, .refs = 1, .state = CHAT_JOINING };
+    c->ep_state.ptr = m;
+    conn_list_add(&chat.joining, c);
+    count_changed();
     chat.joined++;
-    notices_schedule(c);
+    notices_schedule();
 }
 
 static void chat_on_close(struct conn *c)
 {
+    struct chat_member *m = member_of(c);
+    if (!m)
+        return;
     if (chat.cursor == c)
         chat.cursor = c->peer_next;
-    conn_list_remove(&chat.members, c);
-    stats.chat_online = chat.members.count;
+    conn_list_remove(list_of(m), c);
+    chat_resume_forget(m);
+    m->conn = NULL;
+    c->ep_state.ptr = NULL;
+    chat_member_put(m);
+    count_changed();
     chat.left++;
-    if (chat.members.count == 0) {   /* nobody left to tell */
+    if (online_here() == 0) {    /* nobody left to tell */
         if (chat.notice)
             msg_unref(chat.notice);
         chat.notice = NULL;
@@ -251,7 +380,7 @@ static void chat_on_close(struct conn *c)
         chat.joined = chat.left = 0;
         return;
     }
-    notices_schedule(c);
+    notices_schedule();
 }
 
 /* --- the message types ------------------------------------------------- */
@@ -263,6 +392,18 @@ static ssize_t string_member(const struct json_member *m, int n, const char *key
 {
     const struct json_member *v = json_find(m, n, key);
     return v && v->type == JSON_STRING ? json_string_value(v, out, cap) : -1;
+}
+
+/* An accepted message: delivered now, or once the cluster's stream has it. */
+static void accept_message(struct conn *c, const char *obj, size_t len)
+{
+    if (chat_stream_enabled()) {
+        if (chat_stream_publish(member_of(c), obj, len) < 0)
+            reply_error(c, "broker unavailable: message not delivered");
+        return;
+    }
+    chat.last_issued = chat_id_next(&chat.last_issued, clock_wall_ms());
+    chat_deliver(&chat.last_issued, obj, len);
 }
 
 /* "message" and "chat" (with "sender" or "username"), and "broadcast". */
@@ -284,8 +425,7 @@ static void relay(struct conn *c, const struct json_member *m, int n, const char
     notices_finish();            /* before chat.out holds the message */
     size_t len = format_message("message", chat.decoded, (size_t)text_len, sender,
                                 (size_t)sender_len);
-    chat.relayed++;
-    broadcast(chat.out, len);
+    accept_message(c, chat.out, len);
 }
 
 static void pong(struct conn *c)
@@ -303,13 +443,17 @@ static void pong(struct conn *c)
 static void send_stats(struct conn *c)
 {
     struct json_writer w;
-    char buf[512];
+    char buf[640], last[CHAT_ID_MAX_LEN + 1];
+    chat_id_format(&chat.history.last, last);
     json_init(&w, buf, sizeof buf);
     json_object_begin(&w);
     json_member_cstr(&w, "type", "stats");
-    json_member_uint(&w, "online", chat.members.count);
+    json_member_uint(&w, "online", online());
+    json_member_uint(&w, "online_here", online_here());
     json_member_uint(&w, "messages_relayed", chat.relayed);
     json_member_uint(&w, "messages_received", stats.ep[STATS_CHAT].messages_in);
+    json_member_cstr(&w, "last_id", last);
+    json_member_uint(&w, "history", chat.history.count);
     json_member_fixed(&w, "uptime_s", (double)(clock_mono_ms() - stats.start_mono_ms) / 1000.0, 3);
     put_timestamp(&w);
     json_object_end(&w);
@@ -324,25 +468,24 @@ static void custom(struct conn *c, const struct json_member *m, int n)
         reply_error(c, "unknown custom action (known: get_stats)");
 }
 
-static void chat_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, size_t len)
+/* {"type":"resume","since":ID}: only as the first message, and only once. */
+static void resume(struct conn *c, const struct json_member *m, int n)
 {
-    if (c->ep_state.u64 == CHAT_UNWELCOMED)
-        notices_finish();        /* its welcome comes before any answer */
-    struct json_member m[CHAT_MAX_MEMBERS];
-    int n = opcode == WS_OP_TEXT ? json_parse_object((const char *)data, len, m, CHAT_MAX_MEMBERS)
-                                 : -1;
-    if (n == JSON_ERR_TOO_MANY) {    /* not a partial list: a key after it would be missed */
-        char what[64];
-        snprintf(what, sizeof what, "too many members: at most %d in a message object",
-                 CHAT_MAX_MEMBERS);
-        reply_error(c, what);
-        return;
-    }
-    if (n < 0) {
-        reply_error(c, opcode == WS_OP_TEXT ? "invalid JSON: expected one JSON object"
-                                            : "binary messages are not understood here");
-        return;
-    }
+    struct chat_member *member = member_of(c);
+    const struct json_member *since = json_find(m, n, "since");
+    char id[CHAT_ID_MAX_LEN + 1];
+    ssize_t len = since && since->type == JSON_STRING
+                      ? json_string_value(since, id, sizeof id) : -1;
+    if (member->spoke || member->state != CHAT_LIVE)
+        reply_error(c, "resume must be the first message");
+    else if (len < 0)
+        reply_error(c, "a resume needs \"since\": the id of the last message received");
+    else
+        chat_resume_begin(member, id, (size_t)len);
+}
+
+static void dispatch(struct conn *c, const struct json_member *m, int n)
+{
     /* Compared by decoded length: "ping\u0000" is an unknown type. */
     const struct json_member *type = json_find(m, n, "type");
     if (type == NULL)
@@ -357,8 +500,63 @@ static void chat_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data
         pong(c);
     else if (json_string_eq(type, "custom"))
         custom(c, m, n);
+    else if (json_string_eq(type, "resume"))
+        resume(c, m, n);
     else
         reply_error(c, "unknown message type");
+}
+
+static void chat_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data, size_t len)
+{
+    if (member_of(c)->state == CHAT_JOINING)
+        notices_finish();        /* its welcome comes before any answer */
+    struct json_member m[CHAT_MAX_MEMBERS];
+    int n = opcode == WS_OP_TEXT ? json_parse_object((const char *)data, len, m, CHAT_MAX_MEMBERS)
+                                 : -1;
+    if (n == JSON_ERR_TOO_MANY) {    /* not a partial list: a key after it would be missed */
+        char what[64];
+        snprintf(what, sizeof what, "too many members: at most %d in a message object",
+                 CHAT_MAX_MEMBERS);
+        reply_error(c, what);
+    } else if (n < 0) {
+        reply_error(c, opcode == WS_OP_TEXT ? "invalid JSON: expected one JSON object"
+                                            : "binary messages are not understood here");
+    } else {
+        dispatch(c, m, n);
+    }
+    member_of(c)->spoke = true;
+}
+
+/* /chat?since=ID: the same as a first message {"type":"resume"}. */
+static void chat_on_query(struct conn *c, const char *query, size_t len)
+{
+    const char *end = query + len;
+    for (const char *p = query; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if (stop - p >= 6 && memcmp(p, "since=", 6) == 0) {
+            notices_finish();    /* the welcome first, then the replay */
+            chat_resume_begin(member_of(c), p + 6, (size_t)(stop - p - 6));
+            return;
+        }
+        p = stop + 1;
+    }
+}
+
+int chat_setup(struct reactor *r, uint32_t history)
+{
+    chat.reactor = r;
+    chat.later.fn = notices_on_batch_end;
+    /* Ids of this process start at its start: an id from before it (the
+     * process that ran before) is older than the history. */
+    uint64_t now = clock_wall_ms();
+    struct chat_id start = { now ? now - 1 : 0, UINT64_MAX };
+    chat.last_issued = start;
+    if (chat_history_init(&chat.history, history, CHAT_HISTORY_BYTES, &start) < 0) {
+        log_error("chat: no memory for a history of %u messages", (unsigned)history);
+        return -1;
+    }
+    return chat_stream_setup(r, history);
 }
 
 struct endpoint ep_chat = {
@@ -366,6 +564,7 @@ struct endpoint ep_chat = {
     .max_message = CHAT_MAX_MESSAGE,
     .stats = &stats.ep[STATS_CHAT],
     .on_open = chat_on_open,
+    .on_query = chat_on_query,
     .on_message = chat_on_message,
     .on_close = chat_on_close,
 };

@@ -59,6 +59,8 @@ struct request {                 /* what a handler needs of a request */
     const struct http_request *http;
     const char *path;
     size_t path_len;
+    const char *query;           /* after '?', or NULL */
+    size_t query_len;
     bool head;                   /* HEAD: the headers of the GET, no body */
     bool keep_alive;
 };
@@ -297,6 +299,8 @@ static void upgrade(struct conn *c, const struct request *r, struct endpoint *ep
     server.ws_conns++;
     log_open(c, ep);
     ws_open(c, ep);
+    if (r->query && ep->on_query && c->phase == CONN_WS)
+        ep->on_query(c, r->query, r->query_len);
 }
 
 /* --- requests ----------------------------------------------------------------- */
@@ -391,6 +395,8 @@ static void handle_request(struct conn *c, const struct http_request *req)
     r.path = target.p;
     const char *query = memchr(r.path, '?', target.len);
     r.path_len = query ? (size_t)(query - r.path) : target.len;
+    r.query = query ? query + 1 : NULL;
+    r.query_len = query ? target.len - r.path_len - 1 : 0;
     const struct route *route = handshake_is_upgrade(req)
                                     ? find_upgrade_route(r.path, r.path_len)
                                     : find_route(r.path, r.path_len);
@@ -783,6 +789,8 @@ static int setup(const struct server_config *cfg)
      * listening: no client is accepted by an instance that cannot share. */
     if (cfg->redis && cluster_start(&server.reactor, cfg->redis, cfg->redis_prefix,
                                     cfg->instance) < 0)
+        return -1;
+    if (chat_setup(&server.reactor, (uint32_t)cfg->history) < 0)
         return -1;
     if (sensor_setup(&server.reactor, (uint32_t)cfg->sensor_hz, (uint32_t)cfg->sensor_decimate,
                      cfg->sensor_log) < 0) {

@@ -127,6 +127,11 @@ static void broker_json(struct json_writer *w)
     json_member_uint(w, "pending", r->pending);
     json_member_fixed(w, "rtt_ms", r->last_rtt_us / 1000.0, 3);
     json_member_cstr(w, "last_error", b->last_error);
+    json_member_uint(w, "chat_published", b->chat_published);
+    json_member_uint(w, "chat_publish_failed", b->chat_publish_failed);
+    json_member_uint(w, "chat_delivered", b->chat_delivered);
+    json_member_uint(w, "chat_lag_ms", b->chat_lag_ms);
+    json_member_uint(w, "chat_online_cluster", b->chat_online_cluster);
     json_object_end(w);
 }
 
@@ -279,6 +284,17 @@ static void broker_metrics(struct text *t)
           r->last_rtt_us / 1e6);
     gauge(t, "sensor_lease_held", "1 while this instance runs the cluster's acquisition.",
           stats.broker.sensor_holder);
+    counter(t, "broker_chat_published_total", "Chat messages appended to the stream.",
+            stats.broker.chat_published);
+    counter(t, "broker_chat_publish_failed_total",
+            "Chat messages refused for want of the broker (the sender was told).",
+            stats.broker.chat_publish_failed);
+    counter(t, "broker_chat_delivered_total", "Stream entries delivered to this instance's clients.",
+            stats.broker.chat_delivered);
+    gauge(t, "broker_chat_lag_seconds", "How far this instance is behind the chat stream.",
+          stats.broker.chat_lag_ms / 1e3);
+    gauge(t, "chat_online_cluster", "Chat clients of every instance, as last counted.",
+          (double)stats.broker.chat_online_cluster);
 }
 
 size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t open_connections)

@@ -29,6 +29,11 @@ struct stats_broker {
     const char *last_error;              /* why it last failed ("" if never) */
     bool sensor_holder;                  /* this instance runs the acquisition */
     char sensor_lease_holder[64];        /* the instance that does, as last seen */
+    uint64_t chat_published;             /* chat messages the stream took from us */
+    uint64_t chat_publish_failed;        /* refused: the sender got an error reply */
+    uint64_t chat_delivered;             /* stream entries delivered to our clients */
+    uint64_t chat_lag_ms;                /* the stream's newest entry vs ours */
+    uint64_t chat_online_cluster;        /* chat clients of every instance */
 };
 
 /* Bucket upper bounds of the tick-lateness histogram, in milliseconds. */

@@ -68,7 +68,8 @@ class ChatCase(unittest.TestCase):
         self.assertRegex(msg["timestamp"], STAMP)
 
     def assertChat(self, msg, text, sender):
-        self.assertEqual(set(msg), {"type", "message", "sender", "timestamp"}, msg)
+        self.assertEqual(set(msg), {"type", "message", "sender", "timestamp", "id"}, msg)
+        self.assertRegex(msg["id"], r"^[0-9]+-[0-9]+$")
         self.assertEqual(msg["type"], "message")
         self.assertEqual(msg["message"], text)
         self.assertEqual(msg["sender"], sender)
