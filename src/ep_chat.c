@@ -24,7 +24,7 @@
 
 #include "chat.h"
 #include "clock.h"
-#include "endpoint.h"
+#include "endpoints.h"
 #include "json.h"
 #include "log.h"
 #include "reactor.h"
