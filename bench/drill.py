@@ -1720,9 +1720,14 @@ only a cross-check, since an ack dies with the connection that would carry it. A
 gap is explained when it began at an event that took the monitor's instance away or slowed
 it. Reconnect: from a client's drop to its `resumed` message. Sensor hole: the largest step
 between consecutive samples (10 ms apart) in the log of an instance that ran throughout.
-`--json` gives all of it per event and per client. Each variant below is one run on a
-shared 2-core machine: the times vary from run to run by a few hundred ms, the counts of
-lost and duplicated do not.
+The publisher's messages that are not in the stream were either refused ("broker
+unavailable: message not delivered", or "broker connection lost: message may not have been
+delivered" for an XADD on its way when the connection to Redis died), or went down with a
+connection of the publisher that died before an answer. `--json` gives all of it per event
+and per client. Redis, the instances, HAProxy and the monitor run in sessions of their own
+with a raised scheduler priority (`bench/isolate.py -10`, as for the benchmarks). Each
+variant below is one run on a shared 2-core machine: the times vary from run to run by a few
+hundred ms, the counts of lost and duplicated do not.
 """
 TITLES = {("loopback", False): "Loopback", ("loopback", True): "HAProxy terminating TLS",
           ("netns", False): "Network namespaces", ("netns", True): "Network namespaces, TLS"}
@@ -1805,6 +1810,8 @@ def write_results(path, rep):
         text = replace_marked(text, "drill", f"{SECTION}\n\n{SECTION_INTRO}", len)
     m = re.search(r"<!-- drill:begin -->(.*?)<!-- drill:end -->", text, re.S)
     inner = m.group(1)
+    first = inner.find("<!-- drill-")          # the heading and intro: as this file has them
+    inner = f"{SECTION}\n\n{SECTION_INTRO}\n" + (inner[first:] if first >= 0 else "")
     order = ["drill-" + re.sub(r"[^a-z]+", "-", t.lower()).strip("-") for t in TITLES.values()]
 
     def where(section):
