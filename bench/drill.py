@@ -356,6 +356,7 @@ class ChatClient:
                 continue
             session = {"open": now(), "since": since, "welcome": None, "resumed": None,
                        "replayed": None, "complete": None, "resume_error": None, "drop": None,
+                       "before_resumed": 0, "resume_mismatch": None,
                        "close": None}
             self.sessions.append(session)
             self.ws = ws
@@ -392,11 +393,19 @@ class ChatClient:
             return
         kind = msg.get("type")
         if kind == "message" and "id" in msg:
+            if session["since"] is not None and session["resumed"] is None:
+                session["before_resumed"] += 1    # the replay
             self.on_chat(msg, t)
         elif kind == "resumed":
             session["resumed"] = t
             session["replayed"] = msg.get("replayed")
             session["complete"] = msg.get("complete")
+            # The replay is what came before "resumed": its count and its
+            # starting point must be what the server says.
+            if msg.get("since") != session["since"] or \
+                    msg.get("replayed") != session["before_resumed"]:
+                session["resume_mismatch"] = (f"asked since {session['since']}, got {msg}; "
+                                              f"{session['before_resumed']} replayed before it")
         elif kind == "system" and session["welcome"] is None:
             session["welcome"] = t
         elif kind == "error":
@@ -1449,6 +1458,10 @@ class Drill:
                         if eid in truth_seq and c.seq_of.get(eid) != truth_seq[eid]]
             incomplete = [s for s in c.sessions if s["complete"] is False]
             resume_errors = [s["resume_error"] for s in c.sessions if s["resume_error"]]
+            for s in c.sessions:
+                if s["resume_mismatch"]:
+                    self.problems.append(f"client {c.name}: resumed message: "
+                                         f"{s['resume_mismatch']}")
             row = {"name": c.name, "received": sum(c.received.values()),
                    "distinct": len([e for e in c.received if e in expected]),
                    "lost": len(lost), "duplicated": dup, "out_of_order": len(c.out_of_order),
