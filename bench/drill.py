@@ -25,12 +25,15 @@ every client is connected, has resumed and has every message Redis accepted
 so far, the monitor receives ticks again, the sensor has a holder.
 
     /usr/bin/python3 bench/drill.py [--json] [--short] [--tls] [--netns]
+                                    [--clients K] [--rate R] [--results [FILE]]
 
 --short: one event (the SIGKILL, of the monitor's instance so that the
 monitor has exactly one gap), 4 clients, a few seconds (test/int/test_drill.py).
 --tls: HAProxy terminates TLS (a self-signed certificate made with openssl in
-the run's folder); the clients and the monitor (the TLS build,
-build/tls/wspulse) use wss:// with --cacert.
+the run's folder); the chat clients and the monitor (the TLS build,
+build/tls/wspulse, or $WSPULSE_TLS) use wss:// and trust it with --cacert.
+--results: the run's table into the drill's section of bench/RESULTS.md
+(between its markers; nothing else in the file changes).
 --netns: every instance, Redis, HAProxy and the clients in a network
 namespace of their own (bench/netns.py), joined by veth pairs and a bridge;
 torn down at the end, also on failure or Ctrl+C. Needs root.
