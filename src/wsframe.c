@@ -1,5 +1,6 @@
 /* wsframe.c -- RFC 6455 §5.2 frame headers, parsed incrementally whatever the
- * split of the input, the header writer both sides use, and §5.3 masking.
+ * split of the input. The header writer both sides use and §5.3 masking are
+ * inline in wsframe.h (every message sent or received goes through them).
  *
  * The parser only records what a header says: whether an opcode, an RSV bit
  * or a missing mask is acceptable is ws.c's decision. The one thing checked
@@ -7,7 +8,6 @@
  * No I/O, no allocation, no logging. */
 #include "wsframe.h"
 
-#include <assert.h>
 #include <string.h>
 
 /* Header bytes the first two announce: 2, plus 2 or 8 for an extended
@@ -118,39 +118,4 @@ ssize_t wsframe_feed(struct wsframe_parser *p, uint8_t *buf, size_t len,
 void wsframe_reset(struct wsframe_parser *p)
 {
     memset(p, 0, sizeof *p);
-}
-
-/* Every payload byte goes through here, so long runs are XORed 8 bytes at a
- * time. The 8-byte key is the 4-byte key repeated, in memory order, starting
- * at the key's phase for `offset` (a window into three copies of the key);
- * as 8 is a multiple of 4 the phase is the same for every word. Loading
- * words with memcpy keeps this free of alignment and aliasing trouble on any
- * byte order. Small payloads (most echoed frames are a few words) pay only
- * for that window, not for a byte loop that builds it. */
-void wsframe_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
-{
-    uint8_t keys[12];
-    uint64_t key, word;
-    size_t i = 0;
-
-    memcpy(keys, mask, 4);
-    memcpy(keys + 4, mask, 4);
-    memcpy(keys + 8, mask, 4);
-    const uint8_t *key_bytes = keys + (offset & 3);
-    memcpy(&key, key_bytes, sizeof key);
-    for (; len - i >= 8; i += 8) {
-        memcpy(&word, data + i, sizeof word);
-        word ^= key;
-        memcpy(data + i, &word, sizeof word);
-    }
-    if (len - i >= 4) {
-        uint32_t half, key4;
-        memcpy(&key4, key_bytes, sizeof key4);
-        memcpy(&half, data + i, sizeof half);
-        half ^= key4;
-        memcpy(data + i, &half, sizeof half);
-        i += 4;
-    }
-    for (; i < len; i++)
-        data[i] ^= key_bytes[i & 7];
 }
