@@ -38,6 +38,8 @@ Environment (all optional):
   REDIS_CORE=1                      the core of redis-server
   WSPULSE=./wspulse                 the wspulse binary (server and load)
   WSPULSE_ARGS=""                   more options for both wspulse servers
+  BENCH_NOISY_PCT=10                repeat a run (3 in all at most) when other jobs took
+                                    more than this % of the server's core
   BENCH_PERF="wspulse_redis"        profile these servers over the measured seconds
                                     (perf record -e cpu-clock; BASE.perf.txt in the run's folder)
 """
@@ -58,6 +60,10 @@ WSPULSE = os.environ.get("WSPULSE", "./wspulse")   # another build: WSPULSE=PATH
 PEERS = "bench/peers"
 BUN = f"{PEERS}/node_modules/.bin/bun"
 WSPULSE_ARGS = os.environ.get("WSPULSE_ARGS", "").split()   # e.g. "--history 100000"
+# Other jobs above this share of the server's core: the run is repeated, up to
+# NOISY_TRIES runs in all (the last one counts, with its share shown).
+NOISY_PCT = float(os.environ.get("BENCH_NOISY_PCT", "10"))
+NOISY_TRIES = 3
 PERF = os.environ.get("BENCH_PERF", "").split()   # servers to profile (perf record)
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
@@ -356,6 +362,11 @@ def run_one(out, wid, subs, rate, k, name):
                 parts = [res.get(f"{n}_cpu_pct") for n in names]
                 if busy is not None and None not in parts[:1]:
                     res[f"core{core}_others_pct"] = max(0.0, busy - sum(p or 0 for p in parts))
+        if redis_port:
+            # Redis closes a subscriber whose output passes the pub/sub limit
+            # (client-output-buffer-limit pubsub 32mb 8mb 60): what it had not
+            # yet sent, and what is published until it subscribes again, is lost.
+            res["redis_closed_clients"] = 0
         if name == "wspulse_redis" and report:
             with open(mapfile) as f:
                 seq_ids = json.load(f)
@@ -369,6 +380,10 @@ def run_one(out, wid, subs, rate, k, name):
         sampler.done.set()
         for p in reversed(procs):
             stop(p)
+        if "redis_closed_clients" in res:
+            with open(f"{base}.redis.log", errors="replace") as f:
+                res["redis_closed_clients"] = sum("overcoming of output buffer limits" in l
+                                                  for l in f)
         with open(f"{base}.result.json", "w") as f:
             json.dump(res, f, indent=1)
 
@@ -566,7 +581,12 @@ def render(run, results):
         " delivered (at least 97% of) the offered rate; without ✓ it fell behind. Server CPU per"
         " delivery: its CPU over the measured seconds ÷ every frame it wrote (N subscribers, K"
         " auditor members, the publisher's own copy). Redis CPU per message: redis-server's CPU"
-        " ÷ messages published. Loss: deliveries missing at the end, over all N + K members.",
+        " ÷ messages published (at low rates mostly Redis's own timers, about 1% of a core)."
+        " Loss: deliveries missing at the end, over all N + K members. Others on core 0: CPU"
+        f" that other jobs of the shared machine took on the server's core; a run where they"
+        f" took more than {NOISY_PCT:.0f}% is repeated (3 runs at most, the last one shown)."
+        " The load side is not the limit where wspulse alone delivers the offered rate (✓)"
+        " with the same bench, auditor and Redis on core 1.",
     ]
     rows = [
         ("deliveries/s", "higher", "deliveries", fmt_rate),
@@ -582,7 +602,7 @@ def render(run, results):
     for wid, label, subs, rate, k in run["workloads"]:
         figs = {s: figures(results[wid][s], subs, rate, k) for s in servers}
         ours = figs.get("wspulse_redis")
-        lines += ["", f"### {label}", "", f"N = {subs:,} subscribers, K = {k} auditor members.",
+        lines += ["", f"### {label}", "", f"N = {subs:,} subscribers, K = {k} auditor member{'s' if k > 1 else ''}.",
                   "", "| figure | better | " + " | ".join(NAMES[s] for s in servers) + " |",
                   "|---|---|" + "---:|" * len(servers)]
         for title, better, key, fmt in rows:
@@ -637,16 +657,31 @@ def verdict(label, figs, results):
         return f"- {label}: wspulse --redis failed: {results['wspulse_redis'].get('reason')}"
     parts = []
     if bun is not None:
-        r = ours["deliveries"] / bun["deliveries"] if bun["deliveries"] else float("inf")
+        # Both kept up: the same deliveries (a server that fell behind in the
+        # warm-up can deliver more than the offered rate while it catches up).
+        if ours["kept_up"] and bun["kept_up"]:
+            r, how = 1.0, "both delivered the offered rate"
+        else:
+            r = ours["deliveries"] / bun["deliveries"] if bun["deliveries"] else float("inf")
+            how = f"{r:.2f}× Bun + Redis on deliveries/s"
         ok = r >= 0.995 and ours["lost"] <= bun["lost"]
-        parts.append(f"{r:.2f}× Bun + Redis on deliveries/s, loss {ours['lost']:,} vs"
-                     f" {bun['lost']:,}: {'met' if ok else 'MISSED'}")
+        parts.append(f"{how}, loss {ours['lost']:,} vs {bun['lost']:,}:"
+                     f" {'met' if ok else 'MISSED'}")
+    if ours["lost"] or ours["errors"]:
+        parts.append(f"**wspulse --redis lost {ours['lost']:,} deliveries"
+                     f" ({ours['errors']} errors)**")
+    for s, f in figs.items():
+        closed = results[s].get("redis_closed_clients")
+        if f is not None and closed:
+            parts.append(f"Redis closed {NAMES[s]}'s connection {closed} time(s) for"
+                         " passing its output buffer limit")
     if alone is not None and alone["cpu_per"] and ours["cpu_per"]:
         r = ours["cpu_per"] / alone["cpu_per"]
         parts.append(f"CPU per delivery {r:.2f}× wspulse alone: {'met' if r < 2 else 'MISSED'}")
     st = results["wspulse_redis"]
     if "stream_ok" in st:
-        parts.append(f"stream read back: {st['stream_entries_added']} entries added,"
+        parts.append(f"stream read back: {st['stream_entries_added']:,} entries added for"
+                     f" {st['bench']['published']:,} messages published,"
                      f" {st['stream_ids_checked']} ids checked,"
                      f" {st['stream_ids_mismatched']} mismatched"
                      f" ({'ok' if st['stream_ok'] else 'NOT OK'})")
@@ -657,13 +692,16 @@ def write_section(text):
     if RESULTS == "-":
         sys.stdout.write(text)
         return
-    with open(RESULTS, encoding="utf-8") as f:
-        old = f.read()
+    try:
+        with open(RESULTS, encoding="utf-8") as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
     if BEGIN in old and END in old:
         head, rest = old.split(BEGIN, 1)
         new = head + text.rstrip("\n") + rest.split(END, 1)[1]
     else:
-        new = old.rstrip("\n") + "\n\n" + text
+        new = (old.rstrip("\n") + "\n\n" if old else "") + text
     tmp = RESULTS + ".redis.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(new)
@@ -734,8 +772,16 @@ def main():
         orders[wid] = order
         results[wid] = {}
         for s in order:
-            say(f"{wid}: {NAMES[s]}")
-            res = run_one(out, wid, subs, rate, k, s)
+            # A run during which other jobs took a real share of the server's
+            # core says more about them than about the server: run it again.
+            for attempt in range(1, NOISY_TRIES + 1):
+                say(f"{wid}: {NAMES[s]}" + (f" (again: {attempt})" if attempt > 1 else ""))
+                res = run_one(out, wid, subs, rate, k, s)
+                res["attempt"] = attempt
+                others = res.get(f"core{SERVER_CORE}_others_pct")
+                if res.get("status") != "ok" or others is None or others <= NOISY_PCT:
+                    break
+                say(f"  other jobs took {others:.0f}% of core {SERVER_CORE}")
             results[wid][s] = res
             f = figures(res, subs, rate, k)
             if f is None:
