@@ -1514,7 +1514,8 @@ class Drill:
             # before it (the last tick before the kill) and ended after it.
             key = self.window_of(g["start"], slack=0.25)
             ev = next((e for e in self.events if e["key"] == key), None)
-            g["explained"] = bool(ev and key in explaining and g["server"] == ev["target"])
+            g["explained"] = bool(ev and key in explaining and g["server"] == ev["target"]
+                                  and g["end"] >= ev["t"])
             gaps_by[key].append(g)
             if not g["explained"]:
                 unexplained.append(g)
