@@ -177,7 +177,9 @@ void chat_resume_begin(struct chat_member *m, const char *since, size_t len)
     chat_member_pause(m);
     m->next_resumer = resume.list;
     resume.list = m;
-    step(m);
+    /* After this batch: m's output is then counted in conn_pending (the
+     * connection being read writes through the batch buffer meanwhile). */
+    wait_for_room();
 }
 
 void chat_resume_poke(void)
