@@ -38,7 +38,8 @@ Environment (all optional):
   REDIS_CORE=1                      the core of redis-server
   WSPULSE=./wspulse                 the wspulse binary (server and load)
   WSPULSE_ARGS=""                   more options for both wspulse servers
-  BENCH_NOISY_PCT=10                repeat a run (3 in all at most) when other jobs took
+  WSPULSE_COMMIT=abc1234            the commit a WSPULSE binary was built from (for the report)
+  BENCH_NOISY_PCT=25                repeat a run (2 in all at most) when other jobs took
                                     more than this % of the server's core
   BENCH_PERF="wspulse_redis"        profile these servers over the measured seconds
                                     (perf record -e cpu-clock; BASE.perf.txt in the run's folder)
@@ -47,6 +48,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -62,8 +64,8 @@ BUN = f"{PEERS}/node_modules/.bin/bun"
 WSPULSE_ARGS = os.environ.get("WSPULSE_ARGS", "").split()   # e.g. "--history 100000"
 # Other jobs above this share of the server's core: the run is repeated, up to
 # NOISY_TRIES runs in all (the last one counts, with its share shown).
-NOISY_PCT = float(os.environ.get("BENCH_NOISY_PCT", "10"))
-NOISY_TRIES = 3
+NOISY_PCT = float(os.environ.get("BENCH_NOISY_PCT", "25"))
+NOISY_TRIES = 2
 PERF = os.environ.get("BENCH_PERF", "").split()   # servers to profile (perf record)
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
@@ -118,14 +120,20 @@ def cpu_ticks(pid):
 
 
 def core_busy_ticks():
-    """{"core0": busy ticks, ...} from /proc/stat: all but idle and iowait."""
+    """{"core0": ticks of processes (user, nice, system), "core0_irq": irq and
+    softirq, "core0_steal": steal, ...} from /proc/stat. Softirq is kept
+    apart: on loopback much of the server's own packet work runs there, and it
+    is in no process's figure (neither the server's nor anyone else's)."""
     out = {}
     with open("/proc/stat", encoding="ascii") as f:
         for line in f:
             name, *v = line.split()
             if name.startswith("cpu") and name != "cpu":
                 v = [int(x) for x in v[:8]]
-                out["core" + name[3:]] = sum(v) - v[3] - v[4]
+                core = "core" + name[3:]
+                out[core] = v[0] + v[1] + v[2]
+                out[core + "_irq"] = v[5] + v[6]
+                out[core + "_steal"] = v[7]
     return out
 
 
@@ -140,6 +148,18 @@ def wait_port(port, proc, seconds=20):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+PROCS = []                       # every child process alive, for the signal handler
+
+
+def on_signal(signum, _frame):
+    """Stop our children (each in a session of its own: no signal reaches them
+    from a terminal) by their PIDs, then leave."""
+    for p in PROCS:
+        if p.poll() is None:
+            p.kill()
+    os._exit(128 + signum)
 
 
 def stop(proc):
@@ -274,6 +294,7 @@ def run_one(out, wid, subs, rate, k, name):
                                       "127.0.0.1", "--save", "", "--appendonly", "no"]),
                 stdout=open(f"{base}.redis.log", "w"), stderr=subprocess.STDOUT)
             procs.append(redis)
+            PROCS.append(redis)
             if not wait_port(redis_port, redis):
                 res["reason"] = "redis-server did not start"
                 return res
@@ -284,6 +305,7 @@ def run_one(out, wid, subs, rate, k, name):
                                   stdout=open(f"{base}.server.log", "w"),
                                   stderr=subprocess.STDOUT)
         procs.append(server)
+        PROCS.append(server)
         if not wait_port(port, server):
             res["reason"] = "server did not listen: " + tail(f"{base}.server.log")
             return res
@@ -296,6 +318,7 @@ def run_one(out, wid, subs, rate, k, name):
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=open(f"{base}.audit.err", "w"), text=True)
         procs.append(audit)
+        PROCS.append(audit)
         lines = LineReader(audit.stdout)
         if not lines.get(lambda o: o.get("ready"), 20):
             res["reason"] = "auditor not ready: " + tail(f"{base}.audit.err")
@@ -313,6 +336,7 @@ def run_one(out, wid, subs, rate, k, name):
         bench = subprocess.Popen(isolated(LOAD_CORE, cmd), stdout=subprocess.PIPE,
                                  stderr=open(f"{base}.err", "w"), text=True)
         sampler.pids["bench"] = bench.pid
+        PROCS.append(bench)
         perf = start_perf(name, base, server.pid, lines)
         try:
             stdout, _ = bench.communicate(timeout=DURATION + WARMUP + 240)
@@ -351,7 +375,8 @@ def run_one(out, wid, subs, rate, k, name):
         if first:
             t0 = int(first["first_ns"]) / 1e9 + WARMUP
             t1 = t0 + DURATION
-            for who in ("redis", "audit", "bench", "server", "core0", "core1"):
+            for who in ("redis", "audit", "bench", "server", "core0", "core1", "core0_irq",
+                        "core1_irq", "core0_steal", "core1_steal"):
                 res[f"{who}_cpu_pct"] = sampler.cpu_pct(who, t0, t1)
             # Whatever else ran on each core meanwhile (other jobs of a shared
             # machine): the noise of this run's figures.
@@ -380,6 +405,7 @@ def run_one(out, wid, subs, rate, k, name):
         sampler.done.set()
         for p in reversed(procs):
             stop(p)
+        PROCS.clear()
         if "redis_closed_clients" in res:
             with open(f"{base}.redis.log", errors="replace") as f:
                 res["redis_closed_clients"] = sum("overcoming of output buffer limits" in l
@@ -583,8 +609,10 @@ def render(run, results):
         " auditor members, the publisher's own copy). Redis CPU per message: redis-server's CPU"
         " ÷ messages published (at low rates mostly Redis's own timers, about 1% of a core)."
         " Loss: deliveries missing at the end, over all N + K members. Others on core 0: CPU"
-        f" that other jobs of the shared machine took on the server's core; a run where they"
-        f" took more than {NOISY_PCT:.0f}% is repeated (3 runs at most, the last one shown)."
+        " that other processes of the shared machine took on the server's core (softirq, in"
+        " no process's figure, is shown apart: on loopback it is mostly the packets of the"
+        " server and its clients); a run where other processes"
+        f" took more than {NOISY_PCT:.0f}% is repeated once (the second run is shown)."
         " The load side is not the limit where wspulse alone delivers the offered rate (✓)"
         " with the same bench, auditor and Redis on core 1.",
     ]
@@ -596,7 +624,7 @@ def render(run, results):
         ("server CPU per delivery", "lower", "cpu_per", fmt_us),
         ("Redis CPU per message", "lower", "redis_per_msg", fmt_us),
         ("server + Redis CPU per delivery", "lower", "total_per", fmt_us),
-        ("CPU: server / Redis / bench / auditor / others on core 0", "–", None, None),
+        ("CPU: server / Redis / bench / auditor / others, softirq on core 0", "–", None, None),
     ]
     verdicts = []
     for wid, label, subs, rate, k in run["workloads"]:
@@ -616,8 +644,9 @@ def render(run, results):
                 elif title.startswith("CPU:"):
                     res = results[wid][s]
                     cells.append(" / ".join(fmt_pct(v) for v in (
-                        f["server_cpu"], f["redis_cpu"], f["load_cpu"], f["audit_cpu"],
-                        res.get(f"core{SERVER_CORE}_others_pct"))))
+                        f["server_cpu"], f["redis_cpu"], f["load_cpu"], f["audit_cpu"]))
+                        + ", " + fmt_pct(res.get(f"core{SERVER_CORE}_others_pct"))
+                        + ", " + fmt_pct(res.get(f"core{SERVER_CORE}_irq_cpu_pct")))
                 else:
                     cell = fmt(f[key])
                     if key == "deliveries" and f["kept_up"]:
@@ -731,6 +760,8 @@ def prepare(servers):
 
 
 def main():
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     if len(sys.argv) == 3 and sys.argv[1] == "--report":
         # Render the section again from a finished run's bench/out/redis-*/run.json.
         with open(os.path.join(sys.argv[2], "run.json"), encoding="utf-8") as f:
@@ -755,7 +786,9 @@ def main():
     info = {
         "command": command,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "commit": sh("git rev-parse --short HEAD") + (" (src modified)" if src_dirty else ""),
+        # WSPULSE_COMMIT: the commit a WSPULSE binary from elsewhere was built from.
+        "commit": os.environ.get("WSPULSE_COMMIT") or (
+            sh("git rev-parse --short HEAD") + (" (src modified)" if src_dirty else "")),
         "cpu": sh("lscpu | sed -n 's/^Model name: *//p' | head -1"),
         "cores": sh("nproc"), "kernel": sh("uname -sr"),
         "redis": sh("redis-server --version | sed 's/.*v=\\([0-9.]*\\).*/\\1/'"),
