@@ -39,6 +39,7 @@ struct chat_member {
     uint8_t state;               /* enum chat_member_state */
     bool spoke;                  /* sent a message: too late to resume */
     bool fetching;               /* a page of the stream is on its way */
+    bool verified;               /* its since is known to the ring or the stream */
     bool complete;               /* no message after since is missing */
     bool quiet;                  /* catching up after a refused resume: no
                                     "resumed" at the end */
@@ -100,6 +101,9 @@ void chat_resume_page_done(struct chat_member *m, enum chat_page_result result);
  * this instance's count). Returns 0 or -1. */
 int chat_stream_setup(struct reactor *r, uint32_t history);
 bool chat_stream_enabled(void);
+/* The stream has been read once: the history's beginning is known. Until
+ * then neither a message nor a resume can be served. */
+bool chat_stream_joined(void);
 /* Append obj (sent by m) to the stream; chat_deliver follows when it comes
  * back. -1 if the broker is unavailable now: nothing was sent. A failure
  * later is told to m as an error reply. */

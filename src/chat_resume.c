@@ -114,23 +114,26 @@ static bool replay_held(struct chat_member *m, uint32_t first)
 static void step(struct chat_member *m)
 {
     const struct chat_history *h = chat_history();
+    if (chat_stream_enabled() && !chat_stream_joined())
+        return;                  /* where this instance's history begins: soon */
     while (!m->fetching && m->conn) {
         int cmp = chat_id_cmp(&m->pos, &h->last);
         if (cmp == 0 || (cmp > 0 && !chat_stream_enabled())) {
             finish(m);
             return;
         }
-        if (cmp > 0)
+        if (cmp > 0 && m->verified)
             return;              /* the client saw messages this instance has yet to
                                     deliver (it was on another): after them */
         uint32_t first;
-        enum chat_since where = chat_history_find(h, &m->pos, &first);
+        enum chat_since where = cmp > 0 ? CHAT_SINCE_UNKNOWN
+                                        : chat_history_find(h, &m->pos, &first);
         if (where == CHAT_SINCE_HELD) {
             if (!replay_held(m, first)) {
                 wait_for_room();
                 return;
             }
-        } else if (chat_stream_enabled() && where == CHAT_SINCE_TOO_OLD) {
+        } else if (chat_stream_enabled() && (where == CHAT_SINCE_TOO_OLD || !m->verified)) {
             m->fetching = true;
             if (chat_stream_fetch(m) < 0) {
                 m->fetching = false;
@@ -160,10 +163,9 @@ void chat_resume_begin(struct chat_member *m, const char *since, size_t len)
     const struct chat_history *h = chat_history();
     uint32_t first;
     enum chat_since where = chat_history_find(h, &id, &first);
-    /* With --redis an id the ring does not know may be the stream's: an
-     * older one, or a newer one that another instance delivered first. */
-    if (where == CHAT_SINCE_UNKNOWN
-        && (!chat_stream_enabled() || chat_id_cmp(&id, &h->last) < 0)) {
+    /* With --redis the stream decides about an id the ring does not know:
+     * an older one, or a newer one that another instance delivered first. */
+    if (where == CHAT_SINCE_UNKNOWN && !chat_stream_enabled()) {
         chat_reply_error(m, "unknown id: no message of this chat has it");
         return;
     }
@@ -172,6 +174,7 @@ void chat_resume_begin(struct chat_member *m, const char *since, size_t len)
     m->replayed = 0;
     m->complete = where != CHAT_SINCE_TOO_OLD || chat_stream_enabled();
     m->quiet = false;
+    m->verified = where == CHAT_SINCE_HELD;
     resume.reactor = m->conn->env->reactor;
     resume.later.fn = resume_poke_later;
     chat_member_pause(m);
@@ -222,6 +225,7 @@ bool chat_resume_take(struct chat_member *m, const struct chat_id *id, const cha
 void chat_resume_page_done(struct chat_member *m, enum chat_page_result result)
 {
     m->fetching = false;
+    m->verified = true;
     bool took = m->page_took, full = m->page_full;
     m->page_took = m->page_full = false;
     if (!m->conn)
@@ -233,7 +237,8 @@ void chat_resume_page_done(struct chat_member *m, enum chat_page_result result)
     if (result == CHAT_PAGE_UNKNOWN) {
         chat_reply_error(m, "unknown id: no message of this chat has it");
         m->quiet = true;         /* no replay asked: just what passed by meanwhile */
-        m->pos = m->paused_at;
+        const struct chat_history *held = chat_history();
+        m->pos = chat_id_cmp(&m->paused_at, &held->gap) < 0 ? held->gap : m->paused_at;
     } else if (result == CHAT_PAGE_TRIMMED) {
         m->complete = false;
     }

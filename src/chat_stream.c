@@ -4,20 +4,20 @@
  * order, to its own clients. One global order, and the stream's ids are
  * the messages' ids.
  *
- *   publish  XADD PREFIX:chat MAXLEN ~ HISTORY * json OBJ from INSTANCE on
+ *   publish  XADD PREFIX:chat MAXLEN ~ HISTORY+MARGIN * json OBJ from INSTANCE on
  *            the shared command connection; the sender hears of a failure
  *            (an error reply), never silence. The first message of a fresh
  *            stream also sets PREFIX:chat:epoch (SET NX): the history's
  *            beginning, for resumes (older ids: "complete":false).
  *   deliver  XREAD BLOCK on a connection of its own, from the last id
  *            delivered; so an outage loses nothing the stream still holds.
- *            After every reconnect a check first: is the last id delivered
- *            still in the stream? If not (Redis came back empty, or from an
- *            older save) a new history begins and the stream is read from
- *            its start.
+ *            After every reconnect a check first: is it the same stream
+ *            (the last id delivered is still in it, or its epoch is the
+ *            same)? If not (Redis came back empty, or from an older save) a
+ *            new history begins and the stream is read from its start.
  *   resume   a page of the stream after an id (chat_resume.c asks), with
- *            what Redis knows of that id: trimmed, before the epoch, or
- *            unknown.
+ *            what Redis knows of that id: before the epoch or the oldest
+ *            entry kept (some are missing), held, or unknown.
  *   count    every PRESENCE_MS each instance writes its count, with an
  *            expiry, into the hash PREFIX:chat:online and reads the others';
  *            an instance that died drops out after PRESENCE_TTL_MS. */
@@ -36,6 +36,10 @@
 #define READ_BLOCK_MS    5000
 #define READ_COUNT       "512"
 #define PAGE_COUNT       "200"
+/* Entries the stream keeps beyond --history, so that an instance behind a
+ * burst still finds what it has not delivered yet (a trimmed entry would be
+ * lost to its clients). */
+#define TRIM_MARGIN      10000
 #define PRESENCE_MS      500
 #define PRESENCE_TTL_MS  "1500"
 
@@ -48,7 +52,11 @@ static struct {
     bool checked;                /* the stream's continuity, since the reader's connect */
     bool first_check_done;       /* the history begins where the stream ended */
     char read_from[CHAT_ID_MAX_LEN + 1];
+    char epoch[CHAT_ID_MAX_LEN + 1];     /* of the stream read, as last checked */
     bool epoch_set;              /* SET NX done on this command connection */
+    struct reactor *reactor;
+    bool starting;               /* chat_stream_setup waits for the first check */
+    struct reactor_timer start_timer;
     size_t others_online;
     bool presence_out;
     struct reactor_timer presence_timer;
@@ -58,6 +66,11 @@ static struct {
 bool chat_stream_enabled(void)
 {
     return stream.enabled;
+}
+
+bool chat_stream_joined(void)
+{
+    return stream.first_check_done;
 }
 
 size_t chat_stream_others_online(void)
@@ -216,42 +229,53 @@ static void read_stream(void)
                                            on_read, NULL) == 0;
 }
 
-/* The stream's last id, the newest id trimmed from it, and whether ARGV[1]
- * (the last id delivered; "" the first time) is still in it. */
+/* The stream's last id, the epoch, and whether ARGV[1] (the last id
+ * delivered; "" the first time) is still in it. */
 static const char check_script[] =
-    "local last, deleted = '0-0', '0-0'\n"
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
-    "  local info = redis.call('XINFO', 'STREAM', KEYS[1])\n"
-    "  for i = 1, #info, 2 do\n"
-    "    if info[i] == 'last-generated-id' then last = info[i + 1] end\n"
-    "    if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end\n"
-    "  end\n"
-    "end\n"
+    "local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
     "local held = ARGV[1] ~= '' and #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0\n"
-    "return {last, deleted, held and 1 or 0}\n";
+    "return {newest[1] and newest[1][1] or '0-0', redis.call('GET', KEYS[2]) or '',\n"
+    "        held and 1 or 0}\n";
+
+/* Is the stream the one this instance read before the connection ended?
+ * Yes if it still holds the last id delivered, or (that one trimmed while
+ * we were away) if it has the same epoch. */
+static bool same_stream(const struct resp_value *epoch, bool held)
+{
+    bool same = held || (epoch->len > 0 && epoch->len == strlen(stream.epoch)
+                         && memcmp(epoch->str, stream.epoch, epoch->len) == 0);
+    if (epoch->len < sizeof stream.epoch) {
+        memcpy(stream.epoch, epoch->str, epoch->len);
+        stream.epoch[epoch->len] = '\0';
+    }
+    return same;
+}
 
 /* The first time: the history begins at the stream's end. Later: go on
- * after the last id delivered, if the stream still has it (or trimmed it:
- * still the same stream); else it is a new stream, read from its start. */
+ * after the last id delivered if it is the same stream; else it is a new
+ * one (Redis came back empty, or from an older save): read from its start. */
 static void on_checked(struct redis *r, void *arg, enum redis_status status,
                        const struct resp_reply *reply)
 {
     (void)r, (void)arg;
     stream.reading = false;
     const struct resp_value *top = status == REDIS_REPLY ? &reply->values[0] : NULL;
-    struct chat_id last, deleted;
+    struct chat_id last;
     if (!top || top->type != RESP_ARRAY || top->count != 3 || !value_id(&top[1], &last)
-        || !value_id(&top[2], &deleted) || top[3].type != RESP_INTEGER) {
+        || top[2].type != RESP_BULK || top[3].type != RESP_INTEGER) {
         if (status == REDIS_REPLY)
             log_error("chat: the stream check failed: %.*s", top ? (int)top->len : 0,
                       top ? top->str : "");
         return;
     }
     struct chat_history *h = chat_history();
+    bool same = same_stream(&top[2], top[3].integer == 1);
     if (!stream.first_check_done) {
         chat_history_restart(h, &last);
         stream.first_check_done = true;
-    } else if (top[3].integer == 0 && chat_id_cmp(&h->last, &deleted) > 0) {
+        if (stream.starting)
+            reactor_stop(stream.reactor);        /* chat_stream_setup may go on */
+    } else if (!same) {
         log_warn("chat: the stream no longer holds the last message delivered (Redis came "
                  "back empty or from an older save): a new history begins");
         struct chat_id gap = chat_id_next(&h->last, 0);
@@ -272,9 +296,9 @@ static void reader_on_connected(struct redis *r, void *user)
     char last[CHAT_ID_MAX_LEN + 1] = "";
     if (stream.first_check_done)
         chat_id_format(&chat_history()->last, last);
-    const char *argv[] = { "EVAL", check_script, "1", stream.k_stream, last };
+    const char *argv[] = { "EVAL", check_script, "2", stream.k_stream, stream.k_epoch, last };
     stream.checked = false;
-    stream.reading = redis_command(r, 5, argv, NULL, on_checked, NULL) == 0;
+    stream.reading = redis_command(r, 6, argv, NULL, on_checked, NULL) == 0;
 }
 
 static void reader_on_disconnected(struct redis *r, const char *why, uint32_t retry_ms,
@@ -291,35 +315,27 @@ static const struct redis_handler reader_handler = {
 
 /* --- resume: a page of the stream --------------------------------------------- */
 
-/* What Redis knows of ARGV[1] (the epoch, the newest id trimmed, whether it
- * is there) and the ARGV[2] entries after it. */
+/* What Redis knows of ARGV[1] (the epoch, the oldest entry kept, whether
+ * it is there) and the ARGV[2] entries after it. */
 static const char page_script[] =
-    "local epoch = redis.call('GET', KEYS[2]) or ''\n"
-    "local deleted = '0-0'\n"
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
-    "  local info = redis.call('XINFO', 'STREAM', KEYS[1])\n"
-    "  for i = 1, #info, 2 do\n"
-    "    if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end\n"
-    "  end\n"
-    "end\n"
+    "local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)\n"
     "local held = #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0 and 1 or 0\n"
-    "return {epoch, deleted, held,\n"
+    "return {redis.call('GET', KEYS[2]) or '', oldest[1] and oldest[1][1] or '0-0', held,\n"
     "        redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}\n";
 
-/* What the page says about the position it was asked for. */
+/* What the page says about the position it was asked for: before the
+ * epoch, or before the oldest entry kept, some are missing; after it, the
+ * id must be one of the stream's. */
 static enum chat_page_result classify(const struct chat_id *pos, const struct resp_value *top)
 {
-    struct chat_id epoch, deleted;
+    struct chat_id epoch, oldest;
     if (!value_id(&top[1], &epoch) || chat_id_cmp(pos, &epoch) < 0)
         return CHAT_PAGE_TRIMMED;        /* no epoch: no history known before now */
-    if (!value_id(&top[2], &deleted))
+    if (!value_id(&top[2], &oldest))
         return CHAT_PAGE_FAILED;
-    int vs_deleted = chat_id_cmp(pos, &deleted);
-    if (vs_deleted < 0)
-        return CHAT_PAGE_TRIMMED;
-    if (top[3].integer == 0 && vs_deleted != 0)
-        return CHAT_PAGE_UNKNOWN;
-    return CHAT_PAGE_OK;
+    if (top[3].integer == 1)
+        return CHAT_PAGE_OK;
+    return chat_id_cmp(pos, &oldest) < 0 ? CHAT_PAGE_TRIMMED : CHAT_PAGE_UNKNOWN;
 }
 
 static void take_entry(const struct chat_id *id, const struct resp_value *json, void *arg)
@@ -416,15 +432,42 @@ static void on_broker_up(void *user)
     stream.presence_out = false;
 }
 
+static void on_start_timeout(struct reactor_timer *t, uint64_t expirations)
+{
+    (void)t, (void)expirations;
+    reactor_stop(stream.reactor);
+}
+
+/* Run the loop until the reader has found the stream's end (or the timeout
+ * passed): before that no message could be taken, and a server that
+ * listens must take them. */
+static int wait_for_first_check(void)
+{
+    stream.start_timer.on_tick = on_start_timeout;
+    if (reactor_timer_start(stream.reactor, &stream.start_timer, 6000 * 1000000ull) < 0)
+        return -1;
+    stream.starting = true;
+    int rc = reactor_run(stream.reactor);
+    stream.starting = false;
+    reactor_timer_stop(stream.reactor, &stream.start_timer);
+    if (rc < 0 || !stream.first_check_done) {
+        log_error("chat: the stream %s could not be read within 6 s", stream.k_stream);
+        return -1;
+    }
+    return 0;
+}
+
 int chat_stream_setup(struct reactor *r, uint32_t history)
 {
     if (!cluster_enabled())
         return 0;
     stream.enabled = true;
+    stream.reactor = r;
     cluster_key(stream.k_stream, KEY_MAX, "chat");
     cluster_key(stream.k_epoch, KEY_MAX, "chat:epoch");
     cluster_key(stream.k_online, KEY_MAX, "chat:online");
-    snprintf(stream.history, sizeof stream.history, "%u", (unsigned)history);
+    snprintf(stream.history, sizeof stream.history, "%llu",
+             (unsigned long long)history + TRIM_MARGIN);
     stream.reader = cluster_connect(&reader_handler, NULL, NULL);
     if (!stream.reader)
         return -1;
@@ -435,5 +478,5 @@ int chat_stream_setup(struct reactor *r, uint32_t history)
     }
     stream.listener = (struct cluster_listener){ .on_up = on_broker_up };
     cluster_listen(&stream.listener);
-    return 0;
+    return wait_for_first_check();
 }
