@@ -134,7 +134,7 @@ test: deps
 # The load and fault files (floods, descriptor exhaustion, churn, clusters of
 # processes) measure behaviour under load, which a tenfold slower server does
 # not show; they run in the plain and the sanitizer passes.
-VALGRIND_SKIP := backpressure limits chat_churn deploy cluster_sensor drill
+VALGRIND_SKIP := backpressure limits chat_churn deploy cluster_sensor cluster_chat drill
 VALGRIND_TESTS := $(filter-out $(VALGRIND_SKIP:%=test/int/test_%.py),$(wildcard test/int/test_*.py))
 valgrind: $(BIN) tls-build
 	WSPULSE_TIME_SCALE=10 \
