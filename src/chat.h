@@ -101,8 +101,8 @@ void chat_resume_page_done(struct chat_member *m, enum chat_page_result result);
  * this instance's count). Returns 0 or -1. */
 int chat_stream_setup(struct reactor *r, uint32_t history);
 bool chat_stream_enabled(void);
-/* The stream has been read once: the history's beginning is known. Until
- * then neither a message nor a resume can be served. */
+/* The history's beginning is known: the stream has been checked since the
+ * reader's last connect (or Redis is away). Until then a resume waits. */
 bool chat_stream_joined(void);
 /* Append obj (sent by m) to the stream; chat_deliver follows when it comes
  * back. -1 if the broker is unavailable now: nothing was sent. A failure

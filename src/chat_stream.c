@@ -70,7 +70,10 @@ bool chat_stream_enabled(void)
 
 bool chat_stream_joined(void)
 {
-    return stream.first_check_done;
+    /* While the reader has reconnected but not checked the stream yet, the
+     * ring may hold a history that Redis has lost: wait for the check.
+     * While Redis is away, the ring answers what it knows. */
+    return stream.first_check_done && (stream.checked || !cluster_ready());
 }
 
 size_t chat_stream_others_online(void)
@@ -283,11 +286,13 @@ static void on_checked(struct redis *r, void *arg, enum redis_status status,
         snprintf(stream.read_from, sizeof stream.read_from, "0-0");
         stream.checked = true;
         read_stream();
+        chat_resume_poke();
         return;
     }
     chat_id_format(&h->last, stream.read_from);
     stream.checked = true;
     read_stream();
+    chat_resume_poke();          /* the resumes that waited for the check */
 }
 
 static void reader_on_connected(struct redis *r, void *user)
