@@ -78,6 +78,7 @@ UNIT_BINS := $(UNITS:%=$(B)/test_%)
 # A leaf that builds on another leaf names it here.
 UNIT_DEPS_outq = src/buf.c src/xalloc.c
 UNIT_DEPS_ipcount = src/xalloc.c
+UNIT_DEPS_chat_history = src/buf.c src/xalloc.c
 UNIT_DEPS_access = src/http.c
 # ws.c over a real connection (conn.c on a socketpair); log is a stub.
 UNIT_DEPS_ws = src/conn.c src/outq.c src/buf.c src/wsframe.c src/utf8.c src/reactor.c \
@@ -86,6 +87,7 @@ UNIT_DEPS_handshake = src/http.c src/base64.c src/sha1.c src/random.c
 $(B)/test_access: src/http.c
 $(B)/test_handshake: $(UNIT_DEPS_handshake)
 $(B)/test_ipcount: $(UNIT_DEPS_ipcount)
+$(B)/test_chat_history: $(UNIT_DEPS_chat_history)
 $(B)/test_outq: $(UNIT_DEPS_outq)
 $(B)/test_ws: $(UNIT_DEPS_ws)
 $(B)/test_%: test/unit/test_%.c src/%.c test/unit/check.h | $(B)
