@@ -148,6 +148,8 @@ void chat_deliver(const struct chat_id *id, const char *obj, size_t len)
     notices_finish();            /* nobody reads a message before older notices */
     chat.relayed++;
     chat_history_push(&chat.history, id, m, payload_len);
+    stats.chat_history = chat.history.count;
+    chat_id_format(id, stats.chat_last_id);
     broadcast(m, payload_len);
     msg_unref(m);
     chat_resume_poke();

@@ -162,6 +162,11 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_member_uint(&w, "over_buffered", k.over_buffered);
     json_member_uint(&w, "ticks", stats.tick_count);
     json_member_uint(&w, "chat_online", stats.chat_online);
+    json_member_object(&w, "chat");
+    json_member_uint(&w, "online", stats.chat_online);
+    json_member_uint(&w, "history", stats.chat_history);
+    json_member_cstr(&w, "last_id", stats.chat_last_id);
+    json_object_end(&w);
     json_member_object(&w, "sensor");
     json_member_bool(&w, "running", stats.sensor_running);
     json_member_uint(&w, "samples", stats.sensor_samples);

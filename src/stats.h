@@ -60,6 +60,8 @@ struct stats {
     uint64_t last_tick_mono_ms;
     uint32_t tick_interval_ms;
     uint64_t chat_online;
+    uint64_t chat_history;               /* messages held for resumes */
+    char     chat_last_id[48];           /* the newest delivered, "" if none */
     uint64_t sensor_samples, sensor_samples_logged, sensor_samples_sent;
     bool     sensor_running;
     bool     draining;                   /* SIGTERM received */

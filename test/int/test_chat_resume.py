@@ -92,11 +92,15 @@ class Frames:
         return bytes(self.buf[start:start + n])
 
 
-def queued_bytes(server):
+def stats(server):
     status, _, body = parse_response(http_request(
         server.port, b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
     assert status == 200, status
-    return json.loads(body)["queued_bytes"]
+    return json.loads(body)
+
+
+def queued_bytes(server):
+    return stats(server)["queued_bytes"]
 
 
 class ResumeCase(unittest.TestCase):
@@ -163,6 +167,9 @@ class Replay(ResumeCase):
             resumed, replay = await until(back, "resumed")
             self.assertEqual([m for m in replay if m["type"] == "message"], [])
             self.assertEqual((resumed["replayed"], resumed["complete"]), (0, True))
+            chat = stats(self.srv)["chat"]
+            self.assertEqual((chat["last_id"], chat["history"], chat["online"]),
+                             (ids[0], 1, 2))
         run(scenario())
 
 
