@@ -256,5 +256,48 @@ class BrokerFaults(ClusterCase):
         run(scenario())
 
 
+class BlackHole(ClusterCase):
+    @timeout(60)
+    def test_a_redis_that_stops_answering_stalls_nothing_else(self):
+        redis = Redis().start()
+        self.addCleanup(redis.stop)
+        self.addCleanup(lambda: redis.proc.send_signal(signal.SIGCONT))
+        a = self.start("A", "--tick-ms", "50", redis=redis)
+
+        async def scenario():
+            chat = await open_ws(a, "/chat")
+            ticks = await open_ws(a, "/ws")
+            echo = await open_ws(a, "/echo")
+            redis.proc.send_signal(signal.SIGSTOP)      # connections open, no answers
+            loop = asyncio.get_running_loop()
+            await say(chat, "into the void")
+            counts, gaps, last = [], [], loop.time()
+            end = last + 4.5                             # past the 3 s command timeout
+            while loop.time() < end:
+                tick = await recv_json(ticks, 2)
+                now = loop.time()
+                gaps.append(now - last)
+                last = now
+                counts.append(tick["message_count"])
+                await echo.send("still here")
+                self.assertEqual(await asyncio.wait_for(echo.recv(), 2), "still here")
+            self.assertEqual(counts, list(range(counts[0], counts[0] + len(counts))))
+            self.assertLess(max(gaps[1:]), 1.0, "the ticks stalled")
+            status = await loop.run_in_executor(None, lambda: get_stats(a)["broker"])
+            self.assertFalse(status["connected"])
+            error, _ = await until(chat, "error")
+            self.assertIn("not", error["message"])      # never silence
+            redis.proc.send_signal(signal.SIGCONT)
+            await loop.run_in_executor(
+                None, lambda: poll("A back", lambda: get_stats(a)["broker"]["connected"], 15))
+            await say(chat, "back")
+            got = [m["message"] for m in await messages(chat, 1, 10)]
+            if got == ["into the void"]:                # Redis had it in its socket:
+                self.assertIn("may not have been", error["message"])   # as the error said
+                got = [m["message"] for m in await messages(chat, 1, 10)]
+            self.assertEqual(got, ["back"])
+        run(scenario())
+
+
 if __name__ == "__main__":
     unittest.main()
