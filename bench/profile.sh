@@ -25,8 +25,8 @@ OUT=bench/out/profile-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 ulimit -n "$(ulimit -Hn)"
 
-# id | mode | wspulse path | uws path | load options (measured for 12 s: the
-# profile looks at seconds 3-5 and 6-8).
+# id | mode | wspulse path | uws path | load options (12 s, no warm-up:
+# system calls counted over the whole run, samples over 3 s in its middle).
 WORKLOADS=(
   "echo_small|echo|/echo|/echo|-c 64 --in-flight 16 --size 16 --text"
   "echo_deep|echo|/echo|/echo|-c 64 --in-flight 64 --size 16 --text"
@@ -55,19 +55,24 @@ profile_one()
     esac
     pid=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    # System calls are counted over the whole load (no warm-up, so the
+    # bench's messages are all of them; the set-up's few calls are noise);
+    # samples are taken in the middle of it, once every client is in.
+    local events=() s stat
+    for s in "${SYSCALLS[@]}"; do events+=(-e "syscalls:sys_enter_$s"); done
+    perf stat -x, "${events[@]}" -p "$pid" -o "$base.syscalls" >/dev/null 2>&1 &
+    stat=$!
     # shellcheck disable=SC2086
     taskset -c 1 "${ISOLATE[@]}" "$WSPULSE" bench "$mode" "ws://127.0.0.1:$port$path" $opts \
-        -d 12 --pid "$pid" --json --quiet >"$base.json" 2>"$base.err" &
+        -d 12 --warmup 0 --pid "$pid" --json --quiet >"$base.json" 2>"$base.err" &
     load=$!
-    # The 10,000 connections of ticks_10k take a while: start once they are in.
+    # The 10,000 connections of ticks_10k and fanout_10k take a while.
     if [ "$mode" = ticks ] || [ "$mode" = fanout ]; then sleep 4; fi
-    sleep 3
-    local events=() s
-    for s in "${SYSCALLS[@]}"; do events+=(-e "syscalls:sys_enter_$s"); done
-    perf stat -x, "${events[@]}" -p "$pid" -o "$base.syscalls" -- sleep 2 >/dev/null 2>&1
-    sleep 1
-    perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" -- sleep 2 >/dev/null 2>&1
+    sleep 4
+    perf record -q -e cpu-clock -g -p "$pid" -o "$base.perf" -- sleep 3 >/dev/null 2>&1
     wait "$load"
+    kill -INT "$stat" 2>/dev/null
+    wait "$stat" 2>/dev/null
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     perf report -i "$base.perf" --no-children --stdio -g none --percent-limit 1.5 2>/dev/null \
@@ -86,6 +91,7 @@ except (OSError, ValueError, IndexError):
 rate = d.get("msg_per_s") or d.get("deliveries_per_s") or d.get("cycles_per_s")
 if mode == "ticks":
     rate = d["messages"] / d["seconds"]
+total = d.get("messages") or rate * d["seconds"]     # the whole run: no warm-up
 unit = {"fanout": "delivery", "handshakes": "handshake"}.get(mode, "message")
 cpu = d.get("server_cpu_pct")
 kernel = 0.0
@@ -98,13 +104,14 @@ for l in open(base + ".syscalls"):
     f = l.strip().split(",")
     if len(f) > 2 and f[0].isdigit() and int(f[0]) > 0:
         calls[f[2].split("sys_enter_")[-1]] = int(f[0])
-per = ", ".join(f"{n} {c / (rate * 2):.3g}" for n, c in sorted(calls.items(), key=lambda x: -x[1])
-                if c / (rate * 2) >= 0.0005)
+per = ", ".join(f"{n} {c / total:.3g}" for n, c in sorted(calls.items(), key=lambda x: -x[1])
+                if c / total >= 0.0005)
 top = []
 for l in open(base + ".top"):
     p = l.split()
     top.append(f"{p[-1]} {p[0]}")
-print(f"  {rate:,.0f} {unit}s/s at {cpu}% server CPU = {cpu / 100 / rate * 1e6:.3g} µs per {unit};"
+plural = {"delivery": "deliveries"}.get(unit, unit + "s")
+print(f"  {rate:,.0f} {plural}/s at {cpu}% server CPU = {cpu / 100 / rate * 1e6:.3g} µs per {unit};"
       f" kernel {kernel:.0f}% of samples")
 print(f"  system calls per {unit}: {per or 'none counted'}")
 print(f"  top: {'; '.join(top[:8])}")
