@@ -11,8 +11,12 @@ import assert from 'node:assert/strict';
 import { setup, startServer, screenshot, waitForState } from './helpers.mjs';
 import { Relay } from './relay.mjs';
 
-let env;
-before(async () => { env = await setup('chat-resume'); });
+let env, writer;
+before(async () => {
+    env = await setup('chat-resume');
+    writer = await env.page();         /* one writer page for every test and server */
+    await writer.goto(env.url('/'));
+});
 after(async () => { await env?.close(); });
 
 /* A reader page on server (a startServer() result) through a new relay. */
@@ -56,12 +60,6 @@ function say(writer, server, texts) {
     }), [url, texts]);
 }
 
-async function writerPage(server) {
-    const page = await env.page();
-    await page.goto(server.url + '/');
-    return page;
-}
-
 /* The list as text: the writer's messages and the page's own notices. */
 function shown(page) {
     return page.evaluate(() => [...document.querySelectorAll('#messages li')]
@@ -84,11 +82,10 @@ async function cutAndSay(page, relay, writer, server, texts) {
     await waitForState(page, '#conn', 'connected');
 }
 
-test('chat resume: every missed message once, in order, then "resumed"', { timeout: 60000 },
+test('chat resume: every missed message once, in order, then "resumed"', { timeout: 120000 },
      async () => {
     const { page, relay } = await reader(env.server);
     try {
-        const writer = await writerPage(env.server);
         const [first] = await say(writer, env.server, ['before the cut']);
         await waitForText(page, 'before the cut');
 
@@ -125,11 +122,10 @@ test('chat resume: every missed message once, in order, then "resumed"', { timeo
 });
 
 test('chat resume: more missed than --history holds says some could not be recovered',
-     { timeout: 60000 }, async () => {
+     { timeout: 120000 }, async () => {
     const server = await startServer('chat-resume-history', ['--history', '5']);
     const { page, relay } = await reader(server);
     try {
-        const writer = await writerPage(server);
         await say(writer, server, ['before the cut']);
         await waitForText(page, 'before the cut');
         const missed = Array.from({ length: 20 }, (_, i) => `missed ${i}`);
@@ -148,9 +144,8 @@ test('chat resume: more missed than --history holds says some could not be recov
     }
 });
 
-test('chat resume: a page that has shown no message yet resumes too', { timeout: 60000 },
+test('chat resume: a page that has shown no message yet resumes too', { timeout: 120000 },
      async () => {
-    const writer = await writerPage(env.server);
     await say(writer, env.server, ['before the reader came']);
     const { page, relay } = await reader(env.server);
     try {

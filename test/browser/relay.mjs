@@ -1,7 +1,9 @@
 // relay.mjs -- a TCP relay that a test can cut: the network path between a
 // page and the server, without stopping either. 127.0.0.1:relay.port
 // forwards to 127.0.0.1:upstream. cut() ends every connection through it
-// and closes each new one as soon as it is accepted, until restore().
+// and holds each new one, unanswered, until restore() forwards it: a path
+// that is down, then back, without making the page's backoff climb while
+// the test works.
 // `requests` holds the first line of every request that went through
 // ("GET /chat?since=1-0 HTTP/1.1"): what the page asked for when it came
 // back. (test/clients/relay.py is the same for the Python tests.)
@@ -13,7 +15,7 @@ export class Relay {
         this.up = true;
         this.sockets = new Set();
         this.requests = [];
-        this.refused = 0;
+        this.held = [];
     }
 
     async listen() {
@@ -25,10 +27,17 @@ export class Relay {
 
     accept(client) {
         if (!this.up) {
-            this.refused++;
-            client.destroy();
+            client.pause();          /* its request waits in the kernel */
+            client.on('error', () => {});
+            this.held.push(client);
             return;
         }
+        this.forward(client);
+    }
+
+    forward(client) {
+        if (client.destroyed)
+            return;                  /* the page gave up while it was held */
         const server = net.connect(this.upstream, '127.0.0.1');
         const pair = [client, server];
         const end = () => {
@@ -50,6 +59,7 @@ export class Relay {
             server.write(data);
         });
         server.on('data', (data) => client.write(data));
+        client.resume();
         for (const s of pair) {
             this.sockets.add(s);
             s.on('error', end);
@@ -66,10 +76,14 @@ export class Relay {
 
     restore() {
         this.up = true;
+        for (const client of this.held.splice(0))
+            this.forward(client);
     }
 
     async close() {
         this.cut();
+        for (const client of this.held.splice(0))
+            client.destroy();
         await new Promise((done) => this.server.close(done));
     }
 }

@@ -1,9 +1,10 @@
 """A TCP relay that a test can cut: the network path between a client and
 the server, without stopping either. 127.0.0.1:relay.port forwards to
 127.0.0.1:relay.upstream (which may change between connections). cut() ends
-every connection through it (FIN both ways, as a dead link that recovers
-would, or a load balancer dropping its backends' connections) and closes
-each new one as soon as it is accepted, until restore(). `requests` holds
+every connection through it (FIN both ways, as a load balancer dropping its
+backends' connections would) and holds each new one, unanswered, until
+restore() forwards it: a path that is down, then back, without making the
+client's backoff climb while the test works. `requests` holds
 the first line of every request that went through ("GET /chat?since=1-0
 HTTP/1.1"): what the client asked for when it came back; `downstream`
 everything the server sent through it (server frames are not masked, so a
@@ -22,7 +23,7 @@ class Relay:
         self.lock = threading.Lock()
         self.live = []           # the sockets of every connection through it
         self.up = True
-        self.refused = 0         # connections closed because the relay was cut
+        self.held = []           # accepted while cut, forwarded on restore()
         self.requests = []
         self.downstream = b""
         threading.Thread(target=self._accept, daemon=True).start()
@@ -48,11 +49,18 @@ class Relay:
     def restore(self):
         with self.lock:
             self.up = True
+            held, self.held = self.held, []
+        for client in held:
+            self._forward(client)
 
     def close(self):
         _shutdown(self.listener)     # wakes the accept loop
         self.listener.close()
         self.cut()
+        with self.lock:
+            held, self.held = self.held, []
+        for client in held:
+            client.close()
 
     def _accept(self):
         while True:
@@ -60,24 +68,27 @@ class Relay:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            server = None
-            if self.up:
-                try:
-                    server = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
-                    server.settimeout(None)
-                except OSError:
-                    server = None
             with self.lock:
-                if server and self.up:
-                    self.live += [client, server]
-                else:
-                    self.refused += 1
-                    client.close()
-                    if server:
-                        server.close()
+                if not self.up:
+                    self.held.append(client)
                     continue
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+            self._forward(client)
+
+    def _forward(self, client):
+        try:
+            server = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            server.settimeout(None)
+        except OSError:
+            client.close()
+            return
+        with self.lock:
+            if not self.up:          # cut meanwhile
+                server.close()
+                self.held.append(client)
+                return
+            self.live += [client, server]
+        threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
 
     def _pump(self, src, dst, upward):
         head = b""
