@@ -105,8 +105,9 @@ bool chat_stream_enabled(void);
  * reader's last connect (or Redis is away). Until then a resume waits. */
 bool chat_stream_joined(void);
 /* Append obj (sent by m) to the stream; chat_deliver follows when it comes
- * back. -1 if the broker is unavailable now: nothing was sent. A failure
- * later is told to m as an error reply. */
+ * back. -1 if the broker is unavailable now, -2 if this instance is too far
+ * behind the stream to take more: nothing was sent. A failure later is told
+ * to m as an error reply. */
 int chat_stream_publish(struct chat_member *m, const char *obj, size_t len);
 /* Ask for the messages after m->pos; the answer comes through
  * chat_resume_take / chat_resume_page_done. -1 if the broker is unavailable. */

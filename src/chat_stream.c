@@ -34,12 +34,19 @@
 
 #define KEY_MAX          192
 #define READ_BLOCK_MS    5000
-#define READ_COUNT       "512"
+/* Entries per XREAD: enough that one round trip per batch keeps up with
+ * a flood (each entry is 8 values of a reply). */
+#define READ_COUNT       "4096"
+#define READ_MAX_VALUES  (4096 * 8 + 64)
 #define PAGE_COUNT       "200"
 /* Entries the stream keeps beyond --history, so that an instance behind a
  * burst still finds what it has not delivered yet (a trimmed entry would be
  * lost to its clients). */
-#define TRIM_MARGIN      10000
+#define TRIM_MARGIN      100000
+/* Past this many unread entries the instance refuses its own clients'
+ * messages (an error reply each): better than the stream trimming entries
+ * it has not read yet, which its clients would never see. */
+#define LAG_REFUSE       (TRIM_MARGIN / 2)
 #define PRESENCE_MS      500
 #define PRESENCE_TTL_MS  "1500"
 
@@ -57,6 +64,9 @@ static struct {
     struct reactor *reactor;
     bool starting;               /* chat_stream_setup waits for the first check */
     struct reactor_timer start_timer;
+    /* How far behind the stream the reader is, in entries: the stream's
+     * entries-added, less its value when reading began, less what was read. */
+    uint64_t added_base, read_count, lag_entries;
     size_t others_online;
     bool presence_out;
     struct reactor_timer presence_timer;
@@ -140,6 +150,10 @@ int chat_stream_publish(struct chat_member *m, const char *obj, size_t len)
     size_t lens[10];
     if (!stream.first_check_done)
         return -1;               /* where our history begins is not known yet */
+    if (stream.lag_entries > LAG_REFUSE) {
+        stats.broker.chat_publish_failed++;
+        return -2;
+    }
     for (int i = 0; i < 10; i++)
         lens[i] = i == 7 ? len : strlen(argv[i]);
     if (!cluster_ready() || redis_command(cluster_redis(), 10, argv, lens, on_published, m) < 0) {
@@ -216,7 +230,7 @@ static void on_read(struct redis *r, void *arg, enum redis_status status,
     }
     if (top->type == RESP_ARRAY && top->count == 1 && top[1].type == RESP_ARRAY
         && top[1].count == 2)
-        each_entry(resp_element(&top[1], 1), deliver_entry, NULL);
+        stream.read_count += each_entry(resp_element(&top[1], 1), deliver_entry, NULL);
     read_stream();
 }
 
@@ -232,13 +246,22 @@ static void read_stream(void)
                                            on_read, NULL) == 0;
 }
 
-/* The stream's last id, the epoch, and whether ARGV[1] (the last id
- * delivered; "" the first time) is still in it. */
-static const char check_script[] =
+/* The stream's last id, the epoch, whether ARGV[1] (the last id
+ * delivered; "" the first time) is still in it, and its entries-added. */
+#define LUA_ENTRIES_ADDED                                                       \
+    "local function entries_added(key)\n"                                       \
+    "  if redis.call('EXISTS', key) == 0 then return 0 end\n"                    \
+    "  local info = redis.call('XINFO', 'STREAM', key)\n"                        \
+    "  for i = 1, #info, 2 do\n"                                                 \
+    "    if info[i] == 'entries-added' then return info[i + 1] end\n"           \
+    "  end\n"                                                                    \
+    "  return 0\n"                                                               \
+    "end\n"
+static const char check_script[] = LUA_ENTRIES_ADDED
     "local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
     "local held = ARGV[1] ~= '' and #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0\n"
     "return {newest[1] and newest[1][1] or '0-0', redis.call('GET', KEYS[2]) or '',\n"
-    "        held and 1 or 0}\n";
+    "        held and 1 or 0, entries_added(KEYS[1])}\n";
 
 /* Is the stream the one this instance read before the connection ended?
  * Yes if it still holds the last id delivered, or (that one trimmed while
@@ -264,8 +287,9 @@ static void on_checked(struct redis *r, void *arg, enum redis_status status,
     stream.reading = false;
     const struct resp_value *top = status == REDIS_REPLY ? &reply->values[0] : NULL;
     struct chat_id last;
-    if (!top || top->type != RESP_ARRAY || top->count != 3 || !value_id(&top[1], &last)
-        || top[2].type != RESP_BULK || top[3].type != RESP_INTEGER) {
+    if (!top || top->type != RESP_ARRAY || top->count != 4 || !value_id(&top[1], &last)
+        || top[2].type != RESP_BULK || top[3].type != RESP_INTEGER
+        || top[4].type != RESP_INTEGER) {
         if (status == REDIS_REPLY)
             log_error("chat: the stream check failed: %.*s", top ? (int)top->len : 0,
                       top ? top->str : "");
@@ -275,6 +299,8 @@ static void on_checked(struct redis *r, void *arg, enum redis_status status,
     bool same = same_stream(&top[2], top[3].integer == 1);
     if (!stream.first_check_done) {
         chat_history_restart(h, &last);
+        stream.added_base = (uint64_t)top[4].integer;
+        stream.read_count = 0;
         stream.first_check_done = true;
         if (stream.starting)
             reactor_stop(stream.reactor);        /* chat_stream_setup may go on */
@@ -283,6 +309,7 @@ static void on_checked(struct redis *r, void *arg, enum redis_status status,
                  "back empty or from an older save): a new history begins");
         struct chat_id gap = chat_id_next(&h->last, 0);
         chat_history_restart(h, &gap);
+        stream.added_base = stream.read_count = 0;
         snprintf(stream.read_from, sizeof stream.read_from, "0-0");
         stream.checked = true;
         read_stream();
@@ -386,7 +413,7 @@ int chat_stream_fetch(struct chat_member *m)
 /* Write this instance's count with its expiry (Redis's clock: one clock for
  * every instance), drop the expired, return the others' sum and the
  * stream's newest id (for the lag). */
-static const char presence_script[] =
+static const char presence_script[] = LUA_ENTRIES_ADDED
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (now + tonumber(ARGV[3])))\n"
@@ -397,7 +424,31 @@ static const char presence_script[] =
     "  elseif all[i] ~= ARGV[1] then others = others + tonumber(count) end\n"
     "end\n"
     "local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
-    "return {others, newest[1] and newest[1][1] or '0-0'}\n";
+    "return {others, newest[1] and newest[1][1] or '0-0', entries_added(KEYS[2]),\n"
+    "        redis.call('XLEN', KEYS[2])}\n";
+
+/* The entries added to the stream that this instance has not read: if
+ * there are more of them than the stream holds, the difference was trimmed
+ * before it was read, lost to this instance's clients: said in the log and
+ * counted (chat_missed), and taken as read so that the lag is right again. */
+static void measure_lag(uint64_t entries_added, uint64_t length)
+{
+    if (!stream.checked)
+        return;
+    uint64_t seen = stream.added_base + stream.read_count;
+    uint64_t lag = entries_added > seen ? entries_added - seen : 0;
+    if (lag > length) {
+        uint64_t missed = lag - length;
+        log_error("chat: %llu message(s) were trimmed from the stream before this instance "
+                  "read them: its clients miss them (it is too far behind)",
+                  (unsigned long long)missed);
+        stats.broker.chat_missed += missed;
+        stream.read_count += missed;
+        lag = length;
+    }
+    stream.lag_entries = lag;
+    stats.broker.chat_lag_entries = lag;
+}
 
 static void on_presence(struct redis *r, void *arg, enum redis_status status,
                         const struct resp_reply *reply)
@@ -406,9 +457,11 @@ static void on_presence(struct redis *r, void *arg, enum redis_status status,
     stream.presence_out = false;
     const struct resp_value *top = status == REDIS_REPLY ? &reply->values[0] : NULL;
     struct chat_id newest;
-    if (!top || top->type != RESP_ARRAY || top->count != 2 || top[1].type != RESP_INTEGER
-        || !value_id(&top[2], &newest))
+    if (!top || top->type != RESP_ARRAY || top->count != 4 || top[1].type != RESP_INTEGER
+        || !value_id(&top[2], &newest) || top[3].type != RESP_INTEGER
+        || top[4].type != RESP_INTEGER)
         return;
+    measure_lag((uint64_t)top[3].integer, (uint64_t)top[4].integer);
     stream.others_online = top[1].integer > 0 ? (size_t)top[1].integer : 0;
     stats.broker.chat_online_cluster = stream.others_online + stats.chat_online;
     const struct chat_id *last = &chat_history()->last;
@@ -473,7 +526,8 @@ int chat_stream_setup(struct reactor *r, uint32_t history)
     cluster_key(stream.k_online, KEY_MAX, "chat:online");
     snprintf(stream.history, sizeof stream.history, "%llu",
              (unsigned long long)history + TRIM_MARGIN);
-    stream.reader = cluster_connect(&reader_handler, NULL, NULL);
+    struct redis_options reader_opts = { .max_values = READ_MAX_VALUES };
+    stream.reader = cluster_connect(&reader_handler, NULL, &reader_opts);
     if (!stream.reader)
         return -1;
     stream.presence_timer.on_tick = on_presence_timer;

@@ -400,7 +400,11 @@ static ssize_t string_member(const struct json_member *m, int n, const char *key
 static void accept_message(struct conn *c, const char *obj, size_t len)
 {
     if (chat_stream_enabled()) {
-        if (chat_stream_publish(member_of(c), obj, len) < 0)
+        int rc = chat_stream_publish(member_of(c), obj, len);
+        if (rc == -2)
+            reply_error(c, "broker busy: message not delivered (this instance is behind "
+                           "the stream; try again)");
+        else if (rc < 0)
             reply_error(c, "broker unavailable: message not delivered");
         return;
     }

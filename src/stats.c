@@ -131,6 +131,8 @@ static void broker_json(struct json_writer *w)
     json_member_uint(w, "chat_publish_failed", b->chat_publish_failed);
     json_member_uint(w, "chat_delivered", b->chat_delivered);
     json_member_uint(w, "chat_lag_ms", b->chat_lag_ms);
+    json_member_uint(w, "chat_lag_entries", b->chat_lag_entries);
+    json_member_uint(w, "chat_missed", b->chat_missed);
     json_member_uint(w, "chat_online_cluster", b->chat_online_cluster);
     json_object_end(w);
 }
@@ -298,6 +300,9 @@ static void broker_metrics(struct text *t)
             stats.broker.chat_delivered);
     gauge(t, "broker_chat_lag_seconds", "How far this instance is behind the chat stream.",
           stats.broker.chat_lag_ms / 1e3);
+    counter(t, "broker_chat_missed_total",
+            "Stream entries trimmed before this instance read them (its clients missed them).",
+            stats.broker.chat_missed);
     gauge(t, "chat_online_cluster", "Chat clients of every instance, as last counted.",
           (double)stats.broker.chat_online_cluster);
 }

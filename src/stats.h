@@ -33,6 +33,8 @@ struct stats_broker {
     uint64_t chat_publish_failed;        /* refused: the sender got an error reply */
     uint64_t chat_delivered;             /* stream entries delivered to our clients */
     uint64_t chat_lag_ms;                /* the stream's newest entry vs ours */
+    uint64_t chat_lag_entries;           /* entries of the stream not read yet */
+    uint64_t chat_missed;                /* trimmed before we read them: lost here */
     uint64_t chat_online_cluster;        /* chat clients of every instance */
 };
 
