@@ -81,7 +81,7 @@ static struct {
     bool awaiting_resumed;       /* asked, and no "resumed" (nor a refusal) yet */
     bool trust_ids;              /* false after a refusal: show every message */
     bool baseline_asked;         /* this connection asked the room for its last id */
-    bool spoke;                  /* this connection sent something */
+    bool spoke;                  /* this connection sent something an error may answer */
     unsigned replay_shown, replay_skipped;
     char json[6 * LINE_MAX_BYTES + 8 * NAME_MAX_BYTES + 128];
     char decoded[RECV_MAX_MESSAGE];
@@ -610,7 +610,6 @@ static void send_json(struct json_writer *w)
     }
     ws_send_copy(&session.client->conn, WS_OP_TEXT, session.json, (size_t)n);
     conn_flush(&session.client->conn);
-    session.spoke = true;
 }
 
 /* {"type":TYPE} plus "message" and "sender" when given. */
@@ -632,6 +631,7 @@ static void send_typed(const char *type, const char *text, size_t len, const cha
         json_member_cstr(&w, "sender", sender);
     json_object_end(&w);
     send_json(&w);
+    session.spoke = true;
 }
 
 static void cmd_quit(const char *arg, size_t len)
@@ -665,6 +665,7 @@ static void send_get_stats(bool quiet)
     json_object_end(&w);
     send_json(&w);
     session.stats_quiet[(session.stats_first + session.stats_count++) % STATS_MAX] = quiet;
+    session.spoke |= !quiet;     /* a get_stats is never answered with an error */
 }
 
 static void cmd_stats(const char *arg, size_t len)

@@ -312,6 +312,17 @@ class ConnectResumeTest(ResumeCase):
         self.assert_quits(reader)
 
     @timeout(40)
+    def test_an_id_the_room_never_issued_is_refused_and_said(self):
+        server = self.start_server("connect-resume-refused")
+        reader = self.connect(server.url("/chat?since=99999999999999-0"))
+        reader.wait_for(r"error from the server: unknown id")
+        reader.wait_for(r"could not resume: messages sent while disconnected may be missing\.$")
+        say(server.url("/chat"), ["live after the refusal"])
+        reader.wait_for(r"writer: live after the refusal$")
+        self.assertFalse([l for l in reader.lines if re.search(RESUMED, l)])
+        self.assert_quits(reader)
+
+    @timeout(40)
     def test_another_endpoint_is_never_asked_to_resume(self):
         server = self.start_server("connect-resume-echo")
         relay = self.relay(server)
