@@ -210,8 +210,13 @@ class NonReadingSender(unittest.TestCase):
                     except (BlockingIOError, ConnectionResetError, BrokenPipeError):
                         pass
                 select.select([], [s for s, m in socks if m], [], 0.1)
-            wait_for(lambda: stats(srv.port)["closes_by_code"].get("1008", 0) == 30,
-                     "all 30 closed", timeout_s=30)
+            # Stalled output: 1008. A client whose next piece of input came
+            # over a second late (a loaded machine) was pinged first, and it
+            # answers no ping: 1001, ping timeout. Either way it is closed.
+            def closed():
+                codes = stats(srv.port)["closes_by_code"]
+                return codes.get("1008", 0) + codes.get("1001", 0) == 30
+            wait_for(closed, "all 30 closed", timeout_s=30)
             for sock, _ in socks:
                 sock.close()
             wait_for(lambda: stats(srv.port)["queued_bytes"] == 0, "the queues freed")
