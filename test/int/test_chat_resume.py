@@ -26,7 +26,7 @@ def run(coro):
 
 async def open_ws(server, path="/chat"):
     return await websockets.connect(server.url(path), compression=None, max_size=None,
-                                    ping_interval=None, close_timeout=5, max_queue=None)
+                                    ping_interval=None, close_timeout=0.5, max_queue=None)
 
 
 async def recv_json(ws, timeout_s=5):
@@ -107,7 +107,8 @@ class ResumeCase(unittest.TestCase):
     history = 1000
 
     def setUp(self):
-        self.srv = Server("--history", str(self.history),
+        # Clients left open are closed at once when the server stops.
+        self.srv = Server("--history", str(self.history), "--drain-timeout", "0",
                           name="resume-" + self._testMethodName.removeprefix("test_")).start()
         self.addCleanup(self.stop_server)
 
