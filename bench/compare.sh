@@ -50,7 +50,7 @@ mkdir -p "$OUT"
 STARTED=$(date '+%Y-%m-%d %H:%M:%S %Z')
 COMMAND=bench/compare.sh
 [ -n "${MAKELEVEL:-}" ] && COMMAND="make bench"
-for v in BENCH_SERVERS BENCH_WORKLOADS BENCH_DURATION BENCH_WARMUP UWS_SRC USOCKETS_SRC; do
+for v in BENCH_SERVERS BENCH_WORKLOADS BENCH_DURATION BENCH_WARMUP UWS_SRC USOCKETS_SRC WSPULSE; do
     [ -n "${!v:-}" ] && COMMAND="$v=\"${!v}\" $COMMAND"
 done
 
