@@ -147,10 +147,11 @@ valgrind: $(BIN) tls-build
 # --- other builds ------------------------------------------------------
 # Small (under 256 KiB with the pages, README: Performance): no unwind
 # tables (C needs none), unused functions dropped, link-time optimization
-# across files, and no page of padding between code and read-only data
+# across files, position-dependent code (a static binary is loaded at a fixed
+# address anyway), and no page of padding between code and read-only data
 # (-z noseparate-code: they share one read-only, executable segment).
-STATIC_OPT = -Os -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections -flto
-STATIC_LDFLAGS = -static -Os -flto=2 -Wl,--gc-sections -Wl,-z,noseparate-code
+STATIC_OPT = -Os -fno-pie -fno-asynchronous-unwind-tables -ffunction-sections -fdata-sections -flto
+STATIC_LDFLAGS = -static -no-pie -Os -flto=2 -Wl,--gc-sections -Wl,-z,noseparate-code
 static:
 	$(MAKE) B=build/static BIN=wspulse-static CC=musl-gcc OPT="$(STATIC_OPT)" \
 	    LDFLAGS="$(STATIC_LDFLAGS)" wspulse-static
