@@ -104,24 +104,26 @@ struct conn {
                                             scanned (server.c) */
         struct wsframe_parser frame;     /* WS, CLOSING: the frame in progress */
     };
+    /* Small fields together, the flags as bits: the struct stays at 248
+     * bytes, which malloc serves from a 256-byte chunk (256 would take 272). */
     struct utf8_validator utf8;          /* the text message in progress */
     uint8_t  phase;                      /* enum conn_phase */
     uint8_t  role;                       /* enum conn_role */
     uint8_t  msg_opcode;                 /* WS_OP_TEXT/BINARY while assembling, else 0 */
-    bool     read_paused;                /* output backlog: not read, so TCP pushes back */
-    bool     shut_wr;                    /* lingering: our FIN is sent */
-    bool     ping_outstanding;
-    bool     corked;                     /* queued pushes wait for conn_flush_pending */
+    bool     read_paused : 1;            /* output backlog: not read, so TCP pushes back */
+    bool     shut_wr : 1;                /* lingering: our FIN is sent */
+    bool     ping_outstanding : 1;
+    bool     corked : 1;                 /* queued pushes wait for conn_flush_pending */
     uint16_t close_code;                 /* sent or received; 1006 if none */
     struct net_addr peer;
-    struct tls_conn *tls;                /* NULL: plain TCP */
-    uint64_t active_ms;                  /* last input */
-    uint64_t deadline_ms;                /* phase deadline, 0 = none */
-    const char *end_reason;              /* why it closed, for the last log line */
     uint32_t rate_tokens;                /* --rate-limit bucket, in 1/1000 messages */
     uint32_t rate_ms;                    /* when it was last filled (low bits of ms) */
     uint32_t out_ms;                     /* when the socket last took output, or
                                             reading paused (low bits of ms) */
+    struct tls_conn *tls;                /* NULL: plain TCP */
+    uint64_t active_ms;                  /* last input */
+    uint64_t deadline_ms;                /* phase deadline, 0 = none */
+    const char *end_reason;              /* why it closed, for the last log line */
     union {                              /* the endpoint's own per-connection state */
         uint64_t u64;
         void    *ptr;
