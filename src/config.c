@@ -45,17 +45,32 @@ static bool parse_uint(const char *s, bool bytes, uint64_t *out)
     return true;
 }
 
-/* Seconds with optional decimals ("30", "0.25"), to milliseconds. */
+/* Seconds with optional decimals ("30", "0.25"), to milliseconds, rounded
+ * to the nearest (decimals past the third only round). Integer arithmetic:
+ * exact, and no strtod() (whose tables cost the static binary 3 KiB). */
 static bool parse_ms(const char *s, uint64_t *out)
 {
-    char *end;
-    if ((*s < '0' || *s > '9') && *s != '.')
+    uint64_t ms = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        ms = ms * 10 + (uint64_t)(*p - '0');
+        if (ms > 1000000000)
+            return false;                /* over 1e9 s */
+    }
+    bool digits = p > s;
+    ms *= 1000;
+    if (*p == '.') {
+        const char *frac = ++p;
+        for (uint64_t scale = 100; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            if (scale)
+                ms += scale * (uint64_t)(*p - '0');
+            else if (p == frac + 3 && *p >= '5')
+                ms++;                    /* the fourth decimal rounds */
+        digits = digits || p > frac;
+    }
+    if (!digits || *p)
         return false;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || v < 0 || v > 1e9)
-        return false;
-    *out = (uint64_t)(v * 1000.0 + 0.5);
+    *out = ms;
     return true;
 }
 

@@ -11,7 +11,9 @@
 # Line breaks stay where they are, so JavaScript's automatic semicolons and
 # every statement are untouched. The pages have no <pre>, no multi-line
 # string and no code after a comment's end on its line, which is what makes
-# this safe (the browser tests run against the embedded pages). --www DIR
+# this safe (the browser tests run against the embedded pages). The style
+# sheet also loses the blanks around its punctuation and the line breaks
+# after it. --www DIR
 # serves the files as they are.
 set -eu
 
@@ -19,10 +21,11 @@ set -eu
 page()
 {
     case $1 in
-    *.html | *.css | *.js | *.svg) ;;
+    *.html | *.js | *.svg) css=0 ;;
+    *.css) css=1 ;;
     *) cat "$1"; return ;;
     esac
-    awk '
+    awk -v css=$css '
         # An odd number of one kind of quote: what follows is inside a string.
         function in_string(s,   q, i, n) {
             for (q = 1; q <= 3; q++) {
@@ -57,6 +60,17 @@ page()
         /^\/\// || /^<!--.*-->$/ || $0 == "" { next }
         match($0, /[ \t]+\/\*[^*]*\*\/$/) && !in_string(substr($0, 1, RSTART - 1)) {
             $0 = substr($0, 1, RSTART - 1)     # a comment that ends the line
+        }
+        css {                           # a style sheet: no blank around { } ; : ,
+            gsub(/[ \t]*[{][ \t]*/, "{")   # (its strings hold no such blank), and
+            gsub(/[ \t]*[}][ \t]*/, "}")   # no line break after { } ; ,
+            gsub(/;[ \t]+/, ";")
+            gsub(/:[ \t]+/, ":")
+            gsub(/,[ \t]+/, ",")
+            if ($0 ~ /[{};,]$/) {
+                printf "%s", $0
+                next
+            }
         }
         { print }
     ' "$1"

@@ -82,6 +82,36 @@ static void test_scalars(void)
     CHECK_MEM(vals[0].str, vals[0].len, "-12", 3);
 }
 
+/* Doubles against the C library's strtod: the same value for what Redis
+ * sends (exact), within a few units in the last place otherwise. */
+static void test_doubles_match_strtod(void)
+{
+    static const char *const texts[] = {
+        "0", "-0", "1.5", "0.05", "123.456e-2", "3.14", "-2e3", "1E10", "0.1", "0.3",
+        "99999999999999.9", "1e22", "1e-22", "5e-324", "1.7976931348623157e308", "1e400",
+        "1e-400", "0.000001234", "12345678901234567890123", "3.0000000000000004",
+        "0.1000000000000000055511151231257827",
+    };
+    struct resp_value vals[4];
+    struct resp_reply r = { vals, 4, 0, false };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        char line[96];
+        int n = snprintf(line, sizeof line, ",%s\r\n", texts[i]);
+        CHECK_EQ(resp_parse((const uint8_t *)line, (size_t)n, &r), n);
+        double want = strtod(texts[i], NULL), got = vals[0].dbl;
+        bool close = got == want || fabs(got - want) <= fabs(want) * 4e-16;
+        if (strlen(texts[i]) <= 17 && fabs(want) > 1e-300 && fabs(want) < 1e300)
+            close = got == want;         /* short ones: exact */
+        CHECK(vals[0].type == RESP_DOUBLE && close);
+        if (!close)
+            fprintf(stderr, "    %s: %.17g, strtod %.17g\n", texts[i], got, want);
+    }
+    const char *bad[] = { ",\r\n", ",.\r\n", ",1e\r\n", ",1e+\r\n", ",0x10\r\n",
+                          ",1.2.3\r\n", ",infinity\r\n", ",--1\r\n", ",1 \r\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(resp_parse((const uint8_t *)bad[i], strlen(bad[i]), &r) < 0);
+}
+
 static void test_strings(void)
 {
     struct resp_reply r;
@@ -408,6 +438,7 @@ static void test_url_bad(void)
 int main(void)
 {
     test_scalars();
+    test_doubles_match_strtod();
     test_strings();
     test_aggregates();
     test_every_split();
