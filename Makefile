@@ -160,7 +160,8 @@ static:
 	    LDFLAGS="$(STATIC_LDFLAGS)" wspulse-static
 	strip -R .comment wspulse-static
 	@ls -l wspulse-static
-	@test $$(wc -c < wspulse-static) -lt 262144 || echo "make static: wspulse-static is over 256 KiB"
+	@test $$(wc -c < wspulse-static) -lt 262144 || \
+	    { echo "make static: wspulse-static is over 256 KiB (README: Performance)"; exit 1; }
 
 fuzz:
 	test/fuzz/run.sh $(FUZZ_SECONDS)
