@@ -50,16 +50,11 @@ static int url_decode(const char *s, size_t len, char *out, size_t cap)
 static int query_token(const struct http_request *req, char *out, size_t cap)
 {
     const char *q = memchr(req->target.p, '?', req->target.len);
-    const char *end = req->target.p + req->target.len;
-    while (q && q < end) {
-        const char *param = q + 1;
-        const char *amp = memchr(param, '&', (size_t)(end - param));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - param) >= 6 && memcmp(param, "token=", 6) == 0)
-            return url_decode(param + 6, (size_t)(stop - param - 6), out, cap);
-        q = amp;
-    }
-    return -1;
+    struct http_span token;
+    if (!q || !http_query_param(q + 1, (size_t)(req->target.p + req->target.len - q - 1),
+                                "token", &token))
+        return -1;
+    return url_decode(token.p, token.len, out, cap);
 }
 
 /* "Bearer SECRET" (RFC 6750 §2.1; the scheme is case-insensitive). */

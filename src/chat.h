@@ -112,9 +112,9 @@ int chat_stream_publish(struct chat_member *m, const char *obj, size_t len);
 /* Ask for the messages after m->pos; the answer comes through
  * chat_resume_take / chat_resume_page_done. -1 if the broker is unavailable. */
 int chat_stream_fetch(struct chat_member *m);
-/* Clients of the other instances, as last reported (0 without --redis). */
+/* Clients of the other instances, as last reported (0 without --redis);
+ * this instance's own count (stats.chat_online) goes out every presence
+ * round, at most PRESENCE_MS after it changed. */
 size_t chat_stream_others_online(void);
-/* This instance's count changed: report it soon. */
-void chat_stream_count_changed(void);
 
 #endif

@@ -91,11 +91,6 @@ size_t chat_stream_others_online(void)
     return stream.others_online;
 }
 
-void chat_stream_count_changed(void)
-{
-    /* The next presence round (at most PRESENCE_MS away) reports it. */
-}
-
 /* A bulk string that is an id. */
 static bool value_id(const struct resp_value *v, struct chat_id *id)
 {

@@ -25,6 +25,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "endpoints.h"
+#include "http.h"
 #include "json.h"
 #include "log.h"
 #include "reactor.h"
@@ -83,8 +84,7 @@ static size_t online(void)
 
 static void count_changed(void)
 {
-    stats.chat_online = online_here();
-    chat_stream_count_changed();
+    stats.chat_online = online_here();   /* chat_stream.c reports it to the cluster */
 }
 
 static void put_timestamp(struct json_writer *w)
@@ -536,17 +536,11 @@ static void chat_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data
 /* /chat?since=ID: the same as a first message {"type":"resume"}. */
 static void chat_on_query(struct conn *c, const char *query, size_t len)
 {
-    const char *end = query + len;
-    for (const char *p = query; p < end;) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if (stop - p >= 6 && memcmp(p, "since=", 6) == 0) {
-            notices_finish();    /* the welcome first, then the replay */
-            chat_resume_begin(member_of(c), p + 6, (size_t)(stop - p - 6));
-            return;
-        }
-        p = stop + 1;
-    }
+    struct http_span since;
+    if (!http_query_param(query, len, "since", &since))
+        return;
+    notices_finish();            /* the welcome first, then the replay */
+    chat_resume_begin(member_of(c), since.p, since.len);
 }
 
 int chat_setup(struct reactor *r, uint32_t history)

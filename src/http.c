@@ -294,6 +294,21 @@ ssize_t http_parse_response(const char *buf, size_t len, struct http_response *r
 
 /* --- lookups ----------------------------------------------------------------- */
 
+bool http_query_param(const char *query, size_t len, const char *name, struct http_span *value)
+{
+    size_t n = strlen(name);
+    for (const char *p = query, *end = query + len; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > n && memcmp(p, name, n) == 0 && p[n] == '=') {
+            *value = (struct http_span){ p + n + 1, (size_t)(stop - p) - n - 1 };
+            return true;
+        }
+        p = stop + 1;
+    }
+    return false;
+}
+
 bool http_span_eq(const struct http_span *span, const char *s)
 {
     size_t n = strlen(s);

@@ -591,8 +591,24 @@ static void test_write_head_overflow(void)
     free(out);
 }
 
+/* Query parameters as ?token= and /chat?since= read them: by exact name,
+ * the first one, the value as written. */
+static void test_query_param(void)
+{
+    static const char q[] = "sincex=1&since=12-3&token=a%20b&since=9&empty=&flag";
+    struct http_span v;
+    CHECK(http_query_param(q, strlen(q), "since", &v) && v.len == 4 && memcmp(v.p, "12-3", 4) == 0);
+    CHECK(http_query_param(q, strlen(q), "token", &v) && v.len == 5 && memcmp(v.p, "a%20b", 5) == 0);
+    CHECK(http_query_param(q, strlen(q), "empty", &v) && v.len == 0);
+    CHECK(!http_query_param(q, strlen(q), "flag", &v));      /* no '=': no value */
+    CHECK(!http_query_param(q, strlen(q), "sinc", &v));
+    CHECK(!http_query_param(q, 8, "since", &v));             /* only len bytes count */
+    CHECK(!http_query_param("", 0, "since", &v));
+}
+
 int main(void)
 {
+    test_query_param();
     test_minimal_get();
     test_browser_upgrade();
     test_split_anywhere();
