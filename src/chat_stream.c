@@ -176,11 +176,13 @@ static const struct resp_value *entry_json(const struct resp_value *fields)
     return NULL;
 }
 
-/* Every entry of [[id, fields], ...] to fn; returns how many there were. */
+/* Every entry of [[id, fields], ...] that has a "json" to fn; the id of the
+ * last entry, with or without one, to *last if given (untouched if none). Returns how
+ * many entries there were. */
 static uint32_t each_entry(const struct resp_value *entries,
                            void (*fn)(const struct chat_id *id, const struct resp_value *json,
                                       void *arg),
-                           void *arg)
+                           void *arg, struct chat_id *last)
 {
     if (entries->type != RESP_ARRAY)
         return 0;
@@ -189,6 +191,8 @@ static uint32_t each_entry(const struct resp_value *entries,
         struct chat_id id;
         if (e->type != RESP_ARRAY || e->count != 2 || !value_id(e + 1, &id))
             continue;
+        if (last)
+            *last = id;
         const struct resp_value *json = entry_json(e + 2);
         if (json)
             fn(&id, json, arg);
@@ -199,7 +203,6 @@ static uint32_t each_entry(const struct resp_value *entries,
 static void deliver_entry(const struct chat_id *id, const struct resp_value *json, void *arg)
 {
     (void)arg;
-    chat_id_format(id, stream.read_from);
     if (chat_id_cmp(id, &chat_history()->last) <= 0)
         return;                  /* delivered already (see check_continuity) */
     stats.broker.chat_delivered++;
@@ -223,9 +226,12 @@ static void on_read(struct redis *r, void *arg, enum redis_status status,
                   top ? top->str : "reply too big");
         return;                  /* the presence timer tries again, not a tight loop */
     }
+    struct chat_id last = { 0, 0 };
     if (top->type == RESP_ARRAY && top->count == 1 && top[1].type == RESP_ARRAY
         && top[1].count == 2)
-        stream.read_count += each_entry(resp_element(&top[1], 1), deliver_entry, NULL);
+        stream.read_count += each_entry(resp_element(&top[1], 1), deliver_entry, NULL, &last);
+    if (last.ms || last.seq)     /* the next read starts after it, even one without "json" */
+        chat_id_format(&last, stream.read_from);
     read_stream();
 }
 
@@ -382,7 +388,7 @@ static void on_page(struct redis *r, void *arg, enum redis_status status,
     if (top && top->type == RESP_ARRAY && top->count == 4 && top[3].type == RESP_INTEGER) {
         result = classify(&m->pos, top);
         if (result == CHAT_PAGE_OK || result == CHAT_PAGE_TRIMMED)
-            each_entry(resp_element(top, 3), take_entry, m);
+            each_entry(resp_element(top, 3), take_entry, m, NULL);
     } else if (top && top->type == RESP_ERROR) {
         log_error("chat: reading the stream for a resume failed: %.*s", (int)top->len,
                   top->str);

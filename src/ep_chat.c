@@ -149,7 +149,7 @@ void chat_deliver(const struct chat_id *id, const char *obj, size_t len)
     chat.relayed++;
     chat_history_push(&chat.history, id, m, payload_len);
     stats.chat_history = chat.history.count;
-    chat_id_format(id, stats.chat_last_id);
+    stats.chat_last = *id;
     broadcast(m, payload_len);
     msg_unref(m);
     chat_resume_poke();

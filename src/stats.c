@@ -167,7 +167,10 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_member_object(&w, "chat");
     json_member_uint(&w, "online", stats.chat_online);
     json_member_uint(&w, "history", stats.chat_history);
-    json_member_cstr(&w, "last_id", stats.chat_last_id);
+    char last_id[CHAT_ID_MAX_LEN + 1] = "";
+    if (stats.chat_last.ms || stats.chat_last.seq)
+        chat_id_format(&stats.chat_last, last_id);
+    json_member_cstr(&w, "last_id", last_id);
     json_object_end(&w);
     json_member_object(&w, "sensor");
     json_member_bool(&w, "running", stats.sensor_running);

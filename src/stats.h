@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat_history.h"
 #include "conn.h"
 #include "endpoint.h"
 
@@ -63,7 +64,7 @@ struct stats {
     uint32_t tick_interval_ms;
     uint64_t chat_online;
     uint64_t chat_history;               /* messages held for resumes */
-    char     chat_last_id[48];           /* the newest delivered, "" if none */
+    struct chat_id chat_last;            /* the newest delivered; 0-0: none */
     uint64_t sensor_samples, sensor_samples_logged, sensor_samples_sent;
     bool     sensor_running;
     bool     draining;                   /* SIGTERM received */
