@@ -145,7 +145,9 @@ void chat_deliver(const struct chat_id *id, const char *obj, size_t len)
                   (unsigned long long)id->ms, (unsigned long long)id->seq);
         return;
     }
-    notices_finish();            /* nobody reads a message before older notices */
+    /* Nobody reads a message before older notices. After the frame is made:
+     * a notice is formatted in chat.out, where obj may lie. */
+    notices_finish();
     chat.relayed++;
     chat_history_push(&chat.history, id, m, payload_len);
     stats.chat_history = chat.history.count;
@@ -428,7 +430,6 @@ static void relay(struct conn *c, const struct json_member *m, int n, const char
         sender = sender_key ? "anonymous" : "broadcast";
         sender_len = (ssize_t)strlen(sender);
     }
-    notices_finish();            /* before chat.out holds the message */
     size_t len = format_message("message", chat.decoded, (size_t)text_len, sender,
                                 (size_t)sender_len);
     accept_message(c, chat.out, len);
