@@ -75,6 +75,13 @@ def check_clean(stderr):
             raise AssertionError(f"client stderr has a sanitizer report:\n{stderr}")
 
 
+def monitor_seconds(n):
+    """A --duration of n seconds, stretched for a slow server (valgrind):
+    there a TLS handshake alone can take longer than a second, so a slow run
+    gives the monitor up to 4 s more."""
+    return str(round(min(n * TIME_SCALE, n + 4)))
+
+
 def client(*args, binary=None, timeout_s=20, stdin=None):
     """Run a client to its end; returns (status, stdout, stderr)."""
     r = subprocess.run([binary or TLS_BINARY, *args], capture_output=True, text=True,
@@ -164,7 +171,7 @@ class ClientTlsTest(unittest.TestCase):
     def test_monitor_gets_ticks_with_cacert(self):
         srv = self.server("monitor")
         rc, out, err = client("monitor", f"wss://localhost:{srv.port}/ws", "--cacert", self.ca,
-                              "--duration", "2")
+                              "--duration", monitor_seconds(2))
         self.assert_monitor_ok(rc, out, err)
         self.assertIn(f"connected to wss://localhost:{srv.port}/ws", out)
         self.assertNotIn("warning", err)
@@ -173,7 +180,7 @@ class ClientTlsTest(unittest.TestCase):
     def test_monitor_to_an_ip_literal_checks_the_ip_address(self):
         srv = self.server("monitor-ip")
         rc, out, err = client("monitor", f"wss://127.0.0.1:{srv.port}/ws", "--cacert", self.ca,
-                              "--duration", "1", "--quiet")
+                              "--duration", monitor_seconds(1), "--quiet")
         self.assert_monitor_ok(rc, out, err)
 
     @timeout(40)
@@ -238,7 +245,7 @@ class ClientTlsTest(unittest.TestCase):
     def test_insecure_works_and_warns_once(self):
         srv = self.server("insecure")
         rc, out, err = client("monitor", f"wss://localhost:{srv.port}/ws", "--insecure",
-                              "--duration", "1")
+                              "--duration", monitor_seconds(1))
         self.assert_monitor_ok(rc, out, err)
         self.assertEqual(err.count("warning: --insecure"), 1, err)
         rc, out, err = client("bench", "echo", f"wss://localhost:{srv.port}", "--insecure",
@@ -334,7 +341,7 @@ backend wspulse
                 self.assertLess(time.monotonic(), deadline, "haproxy did not listen")
                 time.sleep(0.05)
         rc, out, err = client("monitor", f"wss://localhost:{port}/ws", "--cacert", self.ca,
-                              "--duration", "2", "--gap-ms", "1000")
+                              "--duration", monitor_seconds(2), "--gap-ms", "1000")
         self.assert_monitor_ok(rc, out, err)
         self.assertIn(f"connected to wss://localhost:{port}/ws", out)
 
