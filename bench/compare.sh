@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/compare.sh -- wspulse against its peers (uWebSockets C++, Bun, Node ws,
-# Python websockets, Python aiohttp) under identical load from `wspulse bench`;
+# Python websockets, Python aiohttp, and the TCP echo floor for the echo
+# workloads) under identical load from `wspulse bench`;
 # writes its part of bench/RESULTS.md (between <!-- compare:begin/end -->).
 # Run by `make bench`; see bench/README.md for the workloads and the table.
 #
@@ -12,7 +13,9 @@
 # A workload that fails is recorded with its reason; the run goes on.
 #
 # Environment (all optional):
-#   BENCH_SERVERS="wspulse bun"      a subset of: wspulse uws bun node_ws py_websockets py_aiohttp
+#   BENCH_SERVERS="wspulse bun"      a subset of: wspulse uws tcp_echo bun node_ws py_websockets
+#                                    py_aiohttp (tcp_echo: bench/peers/tcp_echo.c, built here;
+#                                    the echo workloads only)
 #   UWS_SRC=DIR USOCKETS_SRC=DIR     the sources of uNetworking/uWebSockets and uNetworking/uSockets:
 #                                    with both, the uWebSockets C++ peer (uws) is built into
 #                                    build/peers/ by bench/peers/build_uws.sh and is the anchor
@@ -40,7 +43,8 @@ NICE=${BENCH_NICE:--20}
 # so busy jobs of other sessions on a shared machine stay off their cores.
 ISOLATE=("$PY" bench/isolate.py "$NICE")
 UWS_BIN=build/peers/uws_server
-read -r -a SERVERS <<<"${BENCH_SERVERS:-wspulse uws bun node_ws py_websockets py_aiohttp}"
+TCP_ECHO_BIN=build/peers/tcp_echo
+read -r -a SERVERS <<<"${BENCH_SERVERS:-wspulse uws tcp_echo bun node_ws py_websockets py_aiohttp}"
 SERVER_CORE=0
 LOAD_CORE=1
 
@@ -126,6 +130,19 @@ prepare_uws()
     fi
 }
 
+# The TCP echo floor: a C file of bench/peers built with wspulse's SHA-1 and
+# base64 (for the handshake) and wspulse's optimisation.
+prepare_tcp_echo()
+{
+    has_server tcp_echo || return 0
+    mkdir -p "$(dirname "$TCP_ECHO_BIN")"
+    if ! ${CC:-gcc} -O2 -Wall -Isrc $PEERS/tcp_echo.c src/sha1.c src/base64.c \
+            -o "$TCP_ECHO_BIN" >"$OUT/tcp_echo-build.log" 2>&1; then
+        BROKEN[tcp_echo]="build failed (see $OUT/tcp_echo-build.log)"
+        say "tcp_echo: ${BROKEN[tcp_echo]}"
+    fi
+}
+
 prepare()
 {
     [ -x "$WSPULSE" ] || make -s all || { say "cannot build wspulse"; exit 1; }
@@ -142,6 +159,7 @@ prepare()
     $PY -c 'import websockets' 2>/dev/null || BROKEN[py_websockets]="python3-websockets missing"
     $PY -c 'import aiohttp' 2>/dev/null || BROKEN[py_aiohttp]="python3-aiohttp missing"
     prepare_uws
+    prepare_tcp_echo
     # The soft limit follows the hard one (20,000 here) for every child.
     ulimit -n "$(ulimit -Hn)"
 }
@@ -171,6 +189,7 @@ server_cmd()
     case $1 in
     wspulse)       echo "$WSPULSE --port $2 --log-level warn" ;;
     uws)           echo "$UWS_BIN $2" ;;
+    tcp_echo)      echo "$TCP_ECHO_BIN $2" ;;
     bun)           echo "$BUN $PEERS/bun_server.js $2" ;;
     node_ws)       echo "node $PEERS/node_ws_server.mjs $2" ;;
     py_websockets) echo "$PY $PEERS/py_websockets_server.py $2" ;;
@@ -284,7 +303,8 @@ run_one()
     local id=$1 mode=$2 path=$3 opts=$4 name=$5 only=$6
     local base=$OUT/$id.$name meta=$OUT/$id.$name.meta
     : >"$meta"
-    if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
+    if { [ -n "$only" ] && [[ " $only " != *" $name "* ]]; } ||
+       { [ "$name" = tcp_echo ] && [ "$mode" != echo ]; }; then
         printf 'status=na\nreason=no such endpoint\n' >"$meta"
         return
     fi
@@ -344,7 +364,8 @@ say "results of this run go to $OUT"
 for name in "${SERVERS[@]}"; do
     [ -n "${BROKEN[$name]:-}" ] && continue
     if start_server "$name" "$OUT/smoke.$name.server.log"; then
-        if ! why=$($PY bench/smoke.py "$SERVER_PORT"); then
+        only_echo=; [ "$name" = tcp_echo ] && only_echo=--echo-only
+        if ! why=$($PY bench/smoke.py "$SERVER_PORT" $only_echo); then
             BROKEN[$name]=$why
         fi
         stop_server

@@ -14,7 +14,8 @@ import json
 import os
 import sys
 
-NAMES = {"wspulse": "wspulse", "uws": "uWebSockets C++", "bun": "Bun", "node_ws": "Node ws",
+NAMES = {"wspulse": "wspulse", "uws": "uWebSockets C++", "tcp_echo": "TCP echo (floor)",
+         "bun": "Bun", "node_ws": "Node ws",
          "py_websockets": "Py websockets", "py_aiohttp": "Py aiohttp"}
 # The reference every server is also measured against, when in the run.
 ANCHOR = "uws"
@@ -187,6 +188,9 @@ def peers_line(run):
     i = run.info
     about = {
         "uws": f"uWebSockets C++ ({i.get('uws', '?')}; one thread, epoll, the anchor)",
+        "tcp_echo": "the TCP echo floor (bench/peers/tcp_echo.c: one read, each frame"
+                    " written back unmasked, one send; no checks at all; the echo"
+                    " workloads only)",
         "bun": f"Bun {i.get('bun', '?')} (Bun.serve, uWebSockets)",
         "node_ws": f"Node {i.get('node', '?')} with ws {i.get('ws', '?')}",
         "py_websockets": f"Python {i.get('python', '?')} with websockets"

@@ -4,7 +4,8 @@ workloads assume, before any load: /echo returns text and binary (small and
 64 KiB) exactly, and /chat welcomes a new member with a JSON message, then
 broadcasts a chat message, with its text, sender and a timestamp added, to
 every member including the sender.
-Run: /usr/bin/python3 bench/smoke.py PORT   (exit 0 = fine; else one line why)
+Run: /usr/bin/python3 bench/smoke.py PORT [--echo-only]   (exit 0 = fine; else one line why)
+--echo-only: the TCP echo floor (bench/peers/tcp_echo.c), which has no /chat.
 """
 import asyncio
 import json
@@ -48,15 +49,16 @@ async def check_chat(base):
                     raise AssertionError(f"/chat broadcast is not as expected: {m}")
 
 
-async def main(port):
+async def main(port, echo_only):
     base = f"ws://127.0.0.1:{port}"
     await check_echo(base)
-    await check_chat(base)
+    if not echo_only:
+        await check_chat(base)
 
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main(int(sys.argv[1])))
+        asyncio.run(main(int(sys.argv[1]), "--echo-only" in sys.argv[2:]))
     except Exception as e:      # any failure: one line, for the results table
         print(f"smoke test failed: {type(e).__name__}: {e}")
         sys.exit(1)
