@@ -61,7 +61,9 @@ done
 # --- the workloads ------------------------------------------------------------
 # id | what it measures (for the table) | bench mode | path | options [| servers].
 # The optional last field names the only servers that have the endpoint
-# (the ticks of /ws are wspulse's own); the others get "n/a".
+# (the ticks of /ws are wspulse's own); the others get "n/a". fanout_10k_tick
+# is the ticks' traffic for every server: one message to each of 10,000
+# clients every 100 ms, so no write carries more than one message.
 # D and W are the measured and warm-up seconds. Every load also gets --pid
 # (the server's CPU%, and its memory for conns), --json and --quiet.
 # The saturating fan-outs measure for less time: a server that cannot keep up
@@ -77,6 +79,7 @@ WORKLOADS=(
   "fanout_10k|fan-out to 10,000 subscribers, 50 msg/s (500 k deliveries/s offered)|fanout|/chat|--subscribers 10000 --rate 50 -d $FD --warmup $W"
   "conns_10k|10,000 idle connections: server memory|conns|/echo|-c 10000 --hold 2"
   "handshakes|handshakes (connect, upgrade, close), 32 at a time|handshakes|/echo|-c 32 -d $D --warmup $W"
+  "fanout_10k_tick|fan-out to 10,000 subscribers, 10 msg/s (100 k deliveries/s offered, the ticks' pattern)|fanout|/chat|--subscribers 10000 --rate 10 -d $D --warmup $W"
   "ticks_10k|ticks to 10,000 clients, every 100 ms (100 k messages/s)|ticks|/ws|-c 10000 -d $((DURATION * 2))|wspulse"
 )
 if [ -n "${BENCH_WORKLOADS:-}" ]; then

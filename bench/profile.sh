@@ -5,10 +5,12 @@
 # message (perf stat on the syscall tracepoints), under the same load as
 # `make bench`. The figures behind "Where the time goes" in bench/RESULTS.md.
 #
-#   bench/profile.sh [SERVER...]       wspulse and/or uws (default: both)
+#   bench/profile.sh [SERVER...]       wspulse, uws and/or tcp_echo (default: all three;
+#                                      tcp_echo, the floor, for the echo workloads only)
 #
 # Environment: PROFILE_WORKLOADS="echo_deep ticks_10k" (default: all below),
-# UWS_BIN (default build/peers/uws_server, from compare.sh's build), WSPULSE
+# UWS_BIN (default build/peers/uws_server, from compare.sh's build), TCP_ECHO_BIN
+# (default build/peers/tcp_echo, from compare.sh's build), WSPULSE
 # (default ./wspulse). Server on core 0, load on core 1, both at autogroup
 # nice -20 (bench/isolate.py), as in compare.sh. Needs perf and root (or
 # perf_event_paranoid <= 1 and readable tracepoints). Writes
@@ -19,8 +21,9 @@ cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3
 WSPULSE=${WSPULSE:-./wspulse}
 UWS_BIN=${UWS_BIN:-build/peers/uws_server}
+TCP_ECHO_BIN=${TCP_ECHO_BIN:-build/peers/tcp_echo}
 ISOLATE=("$PY" bench/isolate.py -20)
-read -r -a SERVERS <<<"${*:-wspulse uws}"
+read -r -a SERVERS <<<"${*:-wspulse uws tcp_echo}"
 OUT=bench/out/profile-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 ulimit -n "$(ulimit -Hn)"
@@ -34,6 +37,7 @@ WORKLOADS=(
   "echo_64k|echo|/echo|/echo|-c 16 --in-flight 4 --size 65536 --binary"
   "fanout_1k|fanout|/chat|/broadcast|--subscribers 1000 --rate 1000"
   "fanout_10k|fanout|/chat|/broadcast|--subscribers 10000 --rate 50"
+  "fanout_10k_tick|fanout|/chat|/broadcast|--subscribers 10000 --rate 10"
   "handshakes|handshakes|/echo|/echo|-c 32"
   "ticks_10k|ticks|/ws||-c 10000"
 )
@@ -52,6 +56,7 @@ profile_one()
     case $name in
     wspulse) taskset -c 0 "${ISOLATE[@]}" "$WSPULSE" --port "$port" --log-level warn >"$base.log" 2>&1 & ;;
     uws)     taskset -c 0 "${ISOLATE[@]}" "$UWS_BIN" "$port" >"$base.log" 2>&1 & ;;
+    tcp_echo) taskset -c 0 "${ISOLATE[@]}" "$TCP_ECHO_BIN" "$port" >"$base.log" 2>&1 & ;;
     esac
     pid=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
@@ -124,6 +129,7 @@ for w in "${WORKLOADS[@]}"; do
     for name in "${SERVERS[@]}"; do
         path=$wpath
         [ "$name" = uws ] && path=$upath
+        [ "$name" = tcp_echo ] && [ "$mode" != echo ] && path=
         [ -z "$path" ] && continue          # the peer has no such endpoint
         echo "$id, $name:"
         profile_one "$id" "$mode" "$path" "$opts" "$name"

@@ -43,6 +43,7 @@ FIGURES = {
     "fanout_1k_light": [FAN_RATE, LAT_P50, LAT_P99, FAN_CPU, FAN_WALL],
     "fanout_1k": [FAN_RATE, LAT_P50, LAT_P99, FAN_CPU, FAN_WALL],
     "fanout_10k": [FAN_RATE, LAT_P50, LAT_P99, FAN_CPU, FAN_WALL],
+    "fanout_10k_tick": [FAN_RATE, LAT_P50, LAT_P99, FAN_CPU, FAN_WALL],
     "conns_10k": [("server bytes per idle connection", "lower", "server_bytes_per_conn",
                    "bytes")],
     "handshakes": [("handshakes/s", "higher", "cycles_per_s", "rate"),
