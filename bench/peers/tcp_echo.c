@@ -108,6 +108,26 @@ static bool answer_upgrade(struct conn *c, size_t head_len)
     return true;
 }
 
+/* dst = src XOR the 4-byte mask, 8 bytes at a time (the key repeated
+ * twice in memory order is the same key for any byte order). */
+static void unmask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4])
+{
+    uint8_t key8[8];
+    memcpy(key8, mask, 4);
+    memcpy(key8 + 4, mask, 4);
+    uint64_t k;
+    memcpy(&k, key8, 8);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, src + i, 8);
+        v ^= k;
+        memcpy(dst + i, &v, 8);
+    }
+    for (; i < len; i++)
+        dst[i] = src[i] ^ mask[i & 3];
+}
+
 /* One complete masked frame at in[0..avail) written unmasked at out;
  * returns the bytes consumed (0: not complete yet) and adds to *written. */
 static size_t echo_frame(const uint8_t *in, size_t avail, uint8_t *out, size_t *written)
@@ -126,13 +146,10 @@ static size_t echo_frame(const uint8_t *in, size_t avail, uint8_t *out, size_t *
     }
     if (len > avail - head)
         return 0;
-    const uint8_t *mask = in + 2 + ext;
     out[0] = in[0];
     out[1] = (uint8_t)(in[1] & 0x7f);              /* the same length, unmasked */
     memcpy(out + 2, in + 2, ext);
-    uint8_t *payload = out + 2 + ext;
-    for (size_t i = 0; i < len; i++)
-        payload[i] = in[head + i] ^ mask[i & 3];
+    unmask(out + 2 + ext, in + head, (size_t)len, in + 2 + ext);
     *written += 2 + ext + len;
     return head + len;
 }
