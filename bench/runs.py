@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""runs.py -- several bench/compare.sh runs side by side: for each figure
+of RATIOS, wspulse ÷ a peer in each run and the median, as Markdown on
+stdout. One run moves by ±15-20 % on a shared machine; the median of a few
+runs, each a fair comparison in itself, moves less.
+Run: /usr/bin/python3 bench/runs.py bench/out/RUN1 bench/out/RUN2 ...
+"""
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import NAMES, Run, ratio  # noqa: E402
+
+# (workload, figure label, key, peer): the ratios issue 10 set targets for.
+CPU = "calc:cpu_per:"
+RATIOS = [
+    ("echo_deep", "server CPU per message", CPU + "msg_per_s", "uws"),
+    ("echo_deep", "messages/s", "msg_per_s", "tcp_echo"),
+    ("echo_small", "server CPU per message", CPU + "msg_per_s", "uws"),
+    ("echo_small", "messages/s", "msg_per_s", "tcp_echo"),
+    ("echo_latency", "round trips/s", "msg_per_s", "tcp_echo"),
+    ("echo_latency", "round trips/s", "msg_per_s", "uws"),
+    ("echo_64k", "server CPU per message", CPU + "msg_per_s", "uws"),
+    ("fanout_1k", "server CPU per delivery", CPU + "deliveries_per_s", "uws"),
+    ("fanout_10k", "server CPU per delivery", CPU + "deliveries_per_s", "uws"),
+    ("fanout_10k_tick", "server CPU per delivery", CPU + "deliveries_per_s", "uws"),
+    ("handshakes", "server CPU per handshake", CPU + "cycles_per_s", "uws"),
+    ("conns_10k", "server bytes per idle connection", "server_bytes_per_conn", "uws"),
+]
+
+
+# Ticks have no peer: a tick's CPU per client against a delivery of the same
+# traffic (fanout_10k_tick) and of a faster fan-out that shares writes
+# (fanout_10k), with (workload, server, key) on either side.
+TICK_CPU = ("ticks_10k", "wspulse", CPU + "calc:per_s:messages")
+TICK_RATIOS = [
+    ("ticks_10k", "server CPU per tick ÷ per delivery of the ticks' traffic, same server",
+     TICK_CPU, ("fanout_10k_tick", "wspulse", CPU + "deliveries_per_s")),
+    ("ticks_10k", "server CPU per tick ÷ uWS's per delivery of the ticks' traffic",
+     TICK_CPU, ("fanout_10k_tick", "uws", CPU + "deliveries_per_s")),
+    ("ticks_10k", "server CPU per tick ÷ per delivery at 10,000 × 50 msg/s",
+     TICK_CPU, ("fanout_10k", "wspulse", CPU + "deliveries_per_s")),
+]
+
+
+def label(run, wid):
+    return next((lab for w, lab, _order in run.workloads if w == wid), wid)
+
+
+def wspulse_figure(run, wid, key):
+    value = run.figure(wid, "wspulse", key)
+    return None if value is None else float(value)
+
+
+def row(workload, figure, peer, values, unit):
+    cells = ["–" if v is None else f"{v:.2f}{unit}" for v in values]
+    known = [v for v in values if v is not None]
+    median = f"{statistics.median(known):.2f}{unit}" if known else "–"
+    print(f"| {workload} | {figure} | {peer} | " + " | ".join(cells) + f" | {median} |")
+
+
+def main():
+    folders = sys.argv[1:]
+    if not folders:
+        sys.exit("usage: runs.py RUN_FOLDER...")
+    runs = [Run(f, ["wspulse", "uws", "tcp_echo"]) for f in folders]
+    names = [os.path.basename(f.rstrip("/")) for f in folders]
+    print("| workload | figure | wspulse ÷ | " + " | ".join(names) + " | median |")
+    print("|---|---|---|" + "---:|" * (len(runs) + 1))
+    for wid, figure, key, peer in RATIOS:
+        values = [ratio(r.figure(wid, "wspulse", key), r.figure(wid, peer, key)) for r in runs]
+        row(label(runs[-1], wid), figure, NAMES[peer], values, "×")
+    for wid, figure, ours, theirs in TICK_RATIOS:
+        values = [ratio(r.figure(*ours), r.figure(*theirs)) for r in runs]
+        row(label(runs[-1], wid), figure, "", values, "×")
+    jitter = [wspulse_figure(r, "ticks_10k", "jitter_ms.p99") for r in runs]
+    row(label(runs[-1], "ticks_10k"), "jitter p99 (ms, not a ratio)", "", jitter, "")
+
+
+if __name__ == "__main__":
+    main()
