@@ -305,19 +305,17 @@ static void on_checked(struct redis *r, void *arg, enum redis_status status,
         stream.first_check_done = true;
         if (stream.starting)
             reactor_stop(stream.reactor);        /* chat_stream_setup may go on */
-    } else if (!same) {
+        chat_id_format(&h->last, stream.read_from);
+    } else if (same) {
+        chat_id_format(&h->last, stream.read_from);
+    } else {
         log_warn("chat: the stream no longer holds the last message delivered (Redis came "
                  "back empty or from an older save): a new history begins");
         struct chat_id gap = chat_id_next(&h->last, 0);
         chat_history_restart(h, &gap);
         stream.added_base = stream.read_count = 0;
         snprintf(stream.read_from, sizeof stream.read_from, "0-0");
-        stream.checked = true;
-        read_stream();
-        chat_resume_poke();
-        return;
     }
-    chat_id_format(&h->last, stream.read_from);
     stream.checked = true;
     read_stream();
     chat_resume_poke();          /* the resumes that waited for the check */

@@ -94,12 +94,12 @@ size_t http_header_count(const struct http_request *req, const char *name);
  * inside, or an empty value. Transfer-Encoding is the caller's to check. */
 int http_content_length(const struct http_request *req, uint64_t *len);
 
-/* True when span equals the NUL-terminated string s exactly / ignoring case. */
 /* The value of name in a request target's query (query[0..len): what
  * follows the '?'), as it is written (still %-encoded): "since" in
  * "a=1&since=5" gives "5". The first one counts. False if it is absent. */
 bool http_query_param(const char *query, size_t len, const char *name, struct http_span *value);
 
+/* True when span equals the NUL-terminated string s exactly / ignoring case. */
 bool http_span_eq(const struct http_span *span, const char *s);
 bool http_span_case_eq(const struct http_span *span, const char *s);
 
