@@ -186,6 +186,13 @@ prepare_npm()
     "$BUN" --version >/dev/null 2>&1 || BROKEN[bun]="bun does not run (see $OUT/npm-ci.log)"
 }
 
+# Whether server $1 has the endpoints of workload mode $2: every server but
+# the TCP echo floor, which only echoes, has them all.
+serves()
+{
+    [ "$1" != tcp_echo ] || [ "$2" = echo ]
+}
+
 # The command line of server $1 on port $2.
 server_cmd()
 {
@@ -306,8 +313,7 @@ run_one()
     local id=$1 mode=$2 path=$3 opts=$4 name=$5 only=$6
     local base=$OUT/$id.$name meta=$OUT/$id.$name.meta
     : >"$meta"
-    if { [ -n "$only" ] && [[ " $only " != *" $name "* ]]; } ||
-       { [ "$name" = tcp_echo ] && [ "$mode" != echo ]; }; then
+    if { [ -n "$only" ] && [[ " $only " != *" $name "* ]]; } || ! serves "$name" "$mode"; then
         printf 'status=na\nreason=no such endpoint\n' >"$meta"
         return
     fi
@@ -367,7 +373,7 @@ say "results of this run go to $OUT"
 for name in "${SERVERS[@]}"; do
     [ -n "${BROKEN[$name]:-}" ] && continue
     if start_server "$name" "$OUT/smoke.$name.server.log"; then
-        only_echo=; [ "$name" = tcp_echo ] && only_echo=--echo-only
+        only_echo=; serves "$name" fanout || only_echo=--echo-only
         if ! why=$($PY bench/smoke.py "$SERVER_PORT" $only_echo); then
             BROKEN[$name]=$why
         fi

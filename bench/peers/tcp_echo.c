@@ -128,15 +128,19 @@ static void unmask(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t m
         dst[i] = src[i] ^ mask[i & 3];
 }
 
-/* One complete masked frame at in[0..avail) written unmasked at out;
- * returns the bytes consumed (0: not complete yet) and adds to *written. */
-static size_t echo_frame(const uint8_t *in, size_t avail, uint8_t *out, size_t *written)
+/* The 4 bytes of a client frame's masking key: what its echo is shorter by. */
+#define MASK_KEY_LEN 4
+
+/* One complete masked frame at in[0..avail) written unmasked at out (the
+ * bytes consumed less MASK_KEY_LEN); returns the bytes consumed, 0 if the
+ * frame is not complete yet. */
+static size_t echo_frame(const uint8_t *in, size_t avail, uint8_t *out)
 {
     if (avail < 2)
         return 0;
     uint64_t len = in[1] & 0x7f;
     size_t ext = len == 126 ? 2 : len == 127 ? 8 : 0;
-    size_t head = 2 + ext + 4;
+    size_t head = 2 + ext + MASK_KEY_LEN;
     if (avail < head)
         return 0;
     if (ext != 0) {
@@ -150,7 +154,6 @@ static size_t echo_frame(const uint8_t *in, size_t avail, uint8_t *out, size_t *
     out[1] = (uint8_t)(in[1] & 0x7f);              /* the same length, unmasked */
     memcpy(out + 2, in + 2, ext);
     unmask(out + 2 + ext, in + head, (size_t)len, in + 2 + ext);
-    *written += 2 + ext + len;
     return head + len;
 }
 
@@ -158,11 +161,11 @@ static size_t echo_frame(const uint8_t *in, size_t avail, uint8_t *out, size_t *
 static void echo_frames(struct conn *c)
 {
     size_t at = 0, used;
-    while ((used = echo_frame(c->in + at, c->in_len - at, c->out + c->out_len,
-                              &c->out_len)) != 0) {
+    while ((used = echo_frame(c->in + at, c->in_len - at, c->out + c->out_len)) != 0) {
         if ((c->in[at] & 0x0f) == 0x8)
             c->closing = true;
         at += used;
+        c->out_len += used - MASK_KEY_LEN;
     }
     memmove(c->in, c->in + at, c->in_len - at);
     c->in_len -= at;
