@@ -49,12 +49,14 @@ FIGURES = {
     "handshakes": [("handshakes/s", "higher", "cycles_per_s", "rate"),
                    ("server CPU per handshake", "lower", "calc:cpu_per:cycles_per_s", "us")],
     # wspulse's own /ws (no peer has it): what a tick costs per client, and
-    # how its arrival strays from the 100 ms schedule.
+    # how its arrival strays from the 100 ms schedule and from its stamp.
     "ticks_10k": [("tick messages/s", "higher", "calc:per_s:messages", "rate"),
                   ("server CPU per tick message", "lower", "calc:cpu_per:calc:per_s:messages",
                    "us"),
                   ("jitter p50", "lower", "jitter_ms.p50", "ms"),
                   ("jitter p99", "lower", "jitter_ms.p99", "ms"),
+                  ("lateness p50", "lower", "late_ms.p50", "ms"),
+                  ("lateness p99", "lower", "late_ms.p99", "ms"),
                   ("gaps over 150 ms", "lower", "gaps", "plain"),
                   ("ticks lost", "lower", "lost", "plain")],
 }

@@ -76,6 +76,8 @@ def main():
         row(label(runs[-1], wid), figure, "", values, "×")
     jitter = [wspulse_figure(r, "ticks_10k", "jitter_ms.p99") for r in runs]
     row(label(runs[-1], "ticks_10k"), "jitter p99 (ms, not a ratio)", "", jitter, "")
+    late = [wspulse_figure(r, "ticks_10k", "late_ms.p99") for r in runs]
+    row(label(runs[-1], "ticks_10k"), "lateness p99 (ms, not a ratio)", "", late, "")
 
 
 if __name__ == "__main__":

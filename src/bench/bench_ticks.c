@@ -1,7 +1,9 @@
 /* bench_ticks.c -- `wspulse bench ticks`: C clients on /ws for the
  * duration. Each tick's arrival is compared with the previous one on the
  * same connection: a gap is an inter-arrival time over --gap-ms, jitter is
- * |inter-arrival - --tick-ms|. The server numbers each connection's ticks
+ * |inter-arrival - --tick-ms|. And with its schedule: lateness is arrival
+ * minus the tick's "timestamp_ms" (one machine, one wall clock; the stamp
+ * is in whole milliseconds, so up to 1 ms of it is the stamp's rounding). The server numbers each connection's ticks
  * ("message_count" from 1 with no holes, README), so a hole is a lost tick,
  * which fails the run; gaps alone do not (a stall is what this mode is for
  * finding, and the summary says how many). */
@@ -19,15 +21,16 @@ struct tick_conn {
     uint64_t last_count;         /* its message_count */
 };
 
-/* "message_count":N anywhere in the tick; false if there is none. */
-static bool message_count(const uint8_t *data, size_t len, uint64_t *n)
+/* The unsigned number after key ("message_count":) anywhere in the tick;
+ * false if there is none. */
+static bool number_after(const uint8_t *data, size_t len, const char *key, uint64_t *n)
 {
-    static const char key[] = "\"message_count\":";
-    const uint8_t *p = memmem(data, len, key, sizeof key - 1);
+    size_t key_len = strlen(key);
+    const uint8_t *p = memmem(data, len, key, key_len);
     if (!p)
         return false;
     const uint8_t *end = data + len;
-    p += sizeof key - 1;
+    p += key_len;
     if (p == end || *p < '0' || *p > '9')
         return false;
     uint64_t v = 0;
@@ -35,6 +38,16 @@ static bool message_count(const uint8_t *data, size_t len, uint64_t *n)
         v = v * 10 + (uint64_t)(*p++ - '0');
     *n = v;
     return true;
+}
+
+/* Now minus a tick's stamp; 0 for a stamp from the future (or out of any
+ * clock's range: unsigned, so a wild one cannot overflow). */
+static uint64_t lateness_ns(uint64_t stamp_ms)
+{
+    uint64_t now_ns = (uint64_t)clock_wall_us() * 1000u;
+    if (stamp_ms > now_ns / 1000000u)
+        return 0;
+    return now_ns - stamp_ms * 1000000u;
 }
 
 static void check_count(struct tick_conn *tc, uint64_t count)
@@ -54,15 +67,17 @@ static void tick_on_message(struct conn *c, enum ws_opcode opcode, uint8_t *data
     (void)opcode;
     struct tick_conn *tc = (struct tick_conn *)c;
     struct bench_worker *w = tc->bc.w;
-    uint64_t now = clock_mono_ns(), count;
-    if (!message_count(data, len, &count)) {
-        bench_error(w, "client %llu: a message without message_count (%zu bytes)",
+    uint64_t now = clock_mono_ns(), count, stamp_ms;
+    if (!number_after(data, len, "\"message_count\":", &count) ||
+        !number_after(data, len, "\"timestamp_ms\":", &stamp_ms)) {
+        bench_error(w, "client %llu: a message without message_count or timestamp_ms (%zu bytes)",
                     (unsigned long long)tc->bc.index, len);
         return;
     }
     check_count(tc, count);
     bench_count(w, BENCH_MESSAGES, 1);
     bench_count(w, BENCH_BYTES, len);
+    bench_hist_record(&w->lat, lateness_ns(stamp_ms));
     if (tc->last_ns) {
         uint64_t gap = now - tc->last_ns, tick = w->opts->tick_ms * 1000000u;
         bench_hist_record(&w->jit, gap > tick ? gap - tick : tick - gap);
@@ -122,6 +137,8 @@ static void tick_summary(const struct bench_result *r, struct bench_out *o)
     json_member_uint(&o->json, "lost", r->total[BENCH_LOST]);
     json_member_uint(&o->json, "gaps", r->n[BENCH_GAPS]);
     bench_out_latency(o, "jitter_ms", r->jit);
+    bench_out_text(o, ", late ");
+    bench_out_latency(o, "late_ms", r->lat);
     bench_out_text(o, ", %llu errors", (unsigned long long)r->total[BENCH_ERRORS]);
 }
 

@@ -70,7 +70,8 @@ static void usage(FILE *f, const struct config_option *table)
         "  conns       open C idle connections and hold them: handshakes/s while\n"
         "              opening; with --pid, the server's memory per connection\n"
         "  handshakes  C workers doing connect, upgrade, close: cycles/s\n"
-        "  ticks       C clients on /ws: gaps over --gap-ms, jitter against --tick-ms\n\n"
+        "  ticks       C clients on /ws: gaps over --gap-ms, jitter against --tick-ms,\n"
+        "              lateness against the ticks' timestamp_ms\n\n"
         "options (-c, -d and -T are short for --connections, --duration, --threads):\n");
     config_print_options(f, table);
     fprintf(f, "\nThe summary goes to stdout (one line, or one JSON object with --json), the\n"

@@ -3,10 +3,16 @@ and its --json summary must hold the expected fields with sane values; a
 wrong echo, a refused connection and bad options give their exit statuses;
 Ctrl+C still prints a summary. Figures are checked for sanity only (more
 than zero, nothing lost), never for speed: the test machine may be busy."""
+import base64
+import hashlib
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
+import threading
+import time
 import unittest
 
 from wspulse_test import BINARY, OUT, TIME_SCALE, Server, timeout
@@ -176,6 +182,53 @@ class BenchTicks(unittest.TestCase):
         self.assertGreater(s["messages"], expected * (1 - slack))
         self.assertLess(s["messages"], expected * 1.3)
         self.assertEqual(set(s["jitter_ms"]), {"p50", "p90", "p99", "max"})
+        self.assertEqual(set(s["late_ms"]), {"p50", "p90", "p99", "max"})
+
+    @timeout(30)
+    def test_lateness_is_arrival_minus_the_stamp(self):
+        # A server of our own, on raw sockets: ticks every 50 ms whose
+        # timestamp_ms is 400 ms in the past. The bench must say so.
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        threading.Thread(target=serve_stale_ticks, args=(listener, 400), daemon=True).start()
+        rc, s, err = bench("ticks", f"ws://127.0.0.1:{port}/ws", "-c", "2", "--tick-ms", "50",
+                           "--gap-ms", "1000", "-d", "1", "--warmup", "0")
+        listener.close()
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(s["messages"], 10)
+        self.assertGreaterEqual(s["late_ms"]["p50"], 399)
+        # Above 400 only by the time the frame takes to arrive (loopback).
+        self.assertLess(s["late_ms"]["p50"], 400 + 500 * TIME_SCALE)
+
+
+def serve_stale_ticks(listener, age_ms):
+    """Accept WebSocket clients and send each a tick every 50 ms stamped
+    age_ms before it is sent (RFC 6455 handshake, unmasked text frames)."""
+    def one(sock):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        key = re.search(rb"(?i)sec-websocket-key: *(\S+)", head).group(1)
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                                  .digest())
+        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        try:
+            for count in range(1, 1000):
+                text = json.dumps({"type": "timestamp", "message_count": count,
+                                   "timestamp_ms": int(time.time() * 1000) - age_ms},
+                                  separators=(",", ":")).encode()
+                sock.sendall(bytes([0x81, len(text)]) + text)
+                time.sleep(0.05)
+        except OSError:
+            pass                 # the bench went
+        sock.close()
+    while True:
+        try:
+            sock, _ = listener.accept()
+        except OSError:
+            return               # the test closed the listener
+        threading.Thread(target=one, args=(sock,), daemon=True).start()
 
 
 class BenchFailures(unittest.TestCase):
