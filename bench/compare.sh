@@ -15,7 +15,7 @@
 # Environment (all optional):
 #   BENCH_SERVERS="wspulse bun"      a subset of: wspulse uws tcp_echo bun node_ws py_websockets
 #                                    py_aiohttp (tcp_echo: bench/peers/tcp_echo.c, built here;
-#                                    the echo workloads only)
+#                                    the echo and tick workloads only)
 #   UWS_SRC=DIR USOCKETS_SRC=DIR     the sources of uNetworking/uWebSockets and uNetworking/uSockets:
 #                                    with both, the uWebSockets C++ peer (uws) is built into
 #                                    build/peers/ by bench/peers/build_uws.sh and is the anchor
@@ -61,7 +61,7 @@ done
 # --- the workloads ------------------------------------------------------------
 # id | what it measures (for the table) | bench mode | path | options [| servers].
 # The optional last field names the only servers that have the endpoint
-# (the ticks of /ws are wspulse's own); the others get "n/a". fanout_10k_tick
+# (the ticks of /ws are wspulse's own, and the TCP floor's); the others get "n/a". fanout_10k_tick
 # is the ticks' traffic for every server: one message to each of 10,000
 # clients every 100 ms, so no write carries more than one message.
 # D and W are the measured and warm-up seconds. Every load also gets --pid
@@ -80,7 +80,7 @@ WORKLOADS=(
   "conns_10k|10,000 idle connections: server memory|conns|/echo|-c 10000 --hold 2"
   "handshakes|handshakes (connect, upgrade, close), 32 at a time|handshakes|/echo|-c 32 -d $D --warmup $W"
   "fanout_10k_tick|fan-out to 10,000 subscribers, 10 msg/s (100 k deliveries/s offered, the ticks' pattern)|fanout|/chat|--subscribers 10000 --rate 10 -d $D --warmup $W"
-  "ticks_10k|ticks to 10,000 clients, every 100 ms (100 k messages/s)|ticks|/ws|-c 10000 -d $((DURATION * 2))|wspulse"
+  "ticks_10k|ticks to 10,000 clients, every 100 ms (100 k messages/s)|ticks|/ws|-c 10000 -d $((DURATION * 2))|wspulse tcp_echo"
 )
 if [ -n "${BENCH_WORKLOADS:-}" ]; then
     keep=()
@@ -187,10 +187,10 @@ prepare_npm()
 }
 
 # Whether server $1 has the endpoints of workload mode $2: every server but
-# the TCP echo floor, which only echoes, has them all.
+# the TCP floor, which only echoes and ticks, has them all.
 serves()
 {
-    [ "$1" != tcp_echo ] || [ "$2" = echo ]
+    [ "$1" != tcp_echo ] || [ "$2" = echo ] || [ "$2" = ticks ]
 }
 
 # The command line of server $1 on port $2.
@@ -373,8 +373,8 @@ say "results of this run go to $OUT"
 for name in "${SERVERS[@]}"; do
     [ -n "${BROKEN[$name]:-}" ] && continue
     if start_server "$name" "$OUT/smoke.$name.server.log"; then
-        only_echo=; serves "$name" fanout || only_echo=--echo-only
-        if ! why=$($PY bench/smoke.py "$SERVER_PORT" $only_echo); then
+        floor=; serves "$name" fanout || floor=--floor
+        if ! why=$($PY bench/smoke.py "$SERVER_PORT" $floor); then
             BROKEN[$name]=$why
         fi
         stop_server

@@ -6,7 +6,7 @@
 # `make bench`. The figures behind "Where the time goes" in bench/RESULTS.md.
 #
 #   bench/profile.sh [SERVER...]       wspulse, uws and/or tcp_echo (default: all three;
-#                                      tcp_echo, the floor, for the echo workloads only)
+#                                      tcp_echo, the floor, for the echoes and the ticks)
 #
 # Environment: PROFILE_WORKLOADS="echo_deep ticks_10k" (default: all below),
 # UWS_BIN (default build/peers/uws_server, from compare.sh's build), TCP_ECHO_BIN
@@ -129,7 +129,7 @@ for w in "${WORKLOADS[@]}"; do
     for name in "${SERVERS[@]}"; do
         path=$wpath
         [ "$name" = uws ] && path=$upath
-        [ "$name" = tcp_echo ] && [ "$mode" != echo ] && path=
+        [ "$name" = tcp_echo ] && [ "$mode" != echo ] && [ "$mode" != ticks ] && path=
         [ -z "$path" ] && continue          # the peer has no such endpoint
         echo "$id, $name:"
         profile_one "$id" "$mode" "$path" "$opts" "$name"

@@ -192,7 +192,8 @@ def peers_line(run):
     about = {
         "uws": f"uWebSockets C++ ({i.get('uws', '?')}; one thread, epoll, the anchor)",
         "tcp_echo": "the TCP echo floor (bench/peers/tcp_echo.c: one read, each frame"
-                    " written back unmasked, one send; no checks at all; the echo"
+                    " written back unmasked, one send; no checks at all; on /ws one"
+                    " send of the tick per client every 100 ms; the echo and tick"
                     " workloads only)",
         "bun": f"Bun {i.get('bun', '?')} (Bun.serve, uWebSockets)",
         "node_ws": f"Node {i.get('node', '?')} with ws {i.get('ws', '?')}",

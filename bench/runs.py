@@ -41,6 +41,10 @@ TICK_RATIOS = [
      TICK_CPU, ("fanout_10k_tick", "uws", CPU + "deliveries_per_s")),
     ("ticks_10k", "server CPU per tick ÷ per delivery at 10,000 × 50 msg/s",
      TICK_CPU, ("fanout_10k", "wspulse", CPU + "deliveries_per_s")),
+    ("ticks_10k", "server CPU per tick ÷ the TCP floor's per tick",
+     TICK_CPU, ("ticks_10k", "tcp_echo", CPU + "calc:per_s:messages")),
+    ("ticks_10k", "lateness p99 ÷ the TCP floor's",
+     ("ticks_10k", "wspulse", "late_ms.p99"), ("ticks_10k", "tcp_echo", "late_ms.p99")),
 ]
 
 

@@ -4,8 +4,9 @@ workloads assume, before any load: /echo returns text and binary (small and
 64 KiB) exactly, and /chat welcomes a new member with a JSON message, then
 broadcasts a chat message, with its text, sender and a timestamp added, to
 every member including the sender.
-Run: /usr/bin/python3 bench/smoke.py PORT [--echo-only]   (exit 0 = fine; else one line why)
---echo-only: the TCP echo floor (bench/peers/tcp_echo.c), which has no /chat.
+Run: /usr/bin/python3 bench/smoke.py PORT [--floor]   (exit 0 = fine; else one line why)
+--floor: the TCP floor (bench/peers/tcp_echo.c), which has no /chat: /echo, and
+/ws sends ticks numbered from 1.
 """
 import asyncio
 import json
@@ -49,16 +50,27 @@ async def check_chat(base):
                     raise AssertionError(f"/chat broadcast is not as expected: {m}")
 
 
-async def main(port, echo_only):
+async def check_ticks(base):
+    async with websockets.connect(base + "/ws", compression=None) as ws:
+        for count in (1, 2):
+            t = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT_S))
+            if t.get("type") != "timestamp" or t.get("message_count") != count \
+                    or not isinstance(t.get("timestamp_ms"), int):
+                raise AssertionError(f"/ws tick {count} is not as expected: {t}")
+
+
+async def main(port, floor):
     base = f"ws://127.0.0.1:{port}"
     await check_echo(base)
-    if not echo_only:
+    if floor:
+        await check_ticks(base)
+    else:
         await check_chat(base)
 
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main(int(sys.argv[1]), "--echo-only" in sys.argv[2:]))
+        asyncio.run(main(int(sys.argv[1]), "--floor" in sys.argv[2:]))
     except Exception as e:      # any failure: one line, for the results table
         print(f"smoke test failed: {type(e).__name__}: {e}")
         sys.exit(1)

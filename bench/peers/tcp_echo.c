@@ -12,6 +12,12 @@
  * it measures is the kernel's cost of the same traffic, the figure a real
  * server's throughput is compared with ("at least 0.9x raw TCP echo").
  *
+ * It is also the floor under /ws's ticks: a client whose request is for
+ * /ws gets, every 100 ms, the bytes wspulse would send it (the tick's JSON
+ * formatted once, only the count per client) in one send() each, and
+ * nothing else: no queue for a client that does not keep up (its tick is
+ * skipped, which the bench sees as a gap), no per-client schedule.
+ *
  * One thread, one level-triggered epoll loop, 127.0.0.1 only, built by
  * bench/compare.sh with wspulse's own SHA-1 and base64 for the
  * Sec-WebSocket-Accept of the handshake (§4.2.2). Run: tcp_echo PORT */
@@ -28,6 +34,8 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base64.h"
@@ -37,10 +45,16 @@
  * four in flight. Untouched pages of these buffers cost no memory. */
 #define BUF_CAP (1024 * 1024)
 
+#define TICK_NS     100000000ull    /* wspulse's default --tick-ms 100 */
+#define MAX_TICKERS 65536
+
 struct conn {
     int fd;
     bool upgraded;
     bool closing;                 /* a close frame was echoed: close once sent */
+    bool ticker;                  /* upgraded on /ws: sent ticks */
+    size_t ticker_at;             /* its place in tickers[] */
+    uint64_t ticks_sent;          /* its message_count */
     size_t in_len;
     size_t out_len, out_sent;
     uint8_t in[BUF_CAP];
@@ -48,6 +62,8 @@ struct conn {
 };
 
 static int epfd;
+static struct conn *tickers[MAX_TICKERS];
+static size_t ticker_count;
 
 static void die(const char *what)
 {
@@ -57,6 +73,10 @@ static void die(const char *what)
 
 static void conn_close(struct conn *c)
 {
+    if (c->ticker) {             /* the last ticker takes its place */
+        tickers[c->ticker_at] = tickers[--ticker_count];
+        tickers[c->ticker_at]->ticker_at = c->ticker_at;
+    }
     close(c->fd);
     free(c);
 }
@@ -105,6 +125,11 @@ static bool answer_upgrade(struct conn *c, size_t head_len)
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
     c->upgraded = true;
+    if (strncmp((char *)c->in, "GET /ws ", 8) == 0 && ticker_count < MAX_TICKERS) {
+        c->ticker = true;
+        c->ticker_at = ticker_count;
+        tickers[ticker_count++] = c;
+    }
     return true;
 }
 
@@ -212,6 +237,61 @@ static bool on_readable(struct conn *c)
     return flush(c);
 }
 
+/* n in decimal and the closing brace at out; returns their length. */
+static int put_count(char *out, uint64_t n)
+{
+    char digits[20];
+    int len = 0;
+    do
+        digits[len++] = (char)('0' + n % 10);
+    while ((n /= 10) > 0);
+    for (int i = 0; i < len; i++)
+        out[i] = digits[len - 1 - i];
+    out[len] = '}';
+    return len + 1;
+}
+
+/* One tick: the JSON up to the count formatted once, then per ticker its
+ * count and one send() of the whole frame. */
+static void send_ticks(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm local;
+    localtime_r(&now.tv_sec, &local);
+    char iso[32];
+    strftime(iso, sizeof iso, "%Y-%m-%d %H:%M:%S", &local);
+    uint8_t frame[256];
+    int prefix = snprintf((char *)frame + 2, sizeof frame - 2,
+                          "{\"type\":\"timestamp\",\"timestamp_iso\":\"%s\",\"timestamp_ms\":%lld,"
+                          "\"message_count\":", iso,
+                          (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    frame[0] = 0x81;                                /* FIN, text */
+    for (size_t i = 0; i < ticker_count; i++) {
+        struct conn *c = tickers[i];
+        if (c->closing || c->out_len > c->out_sent)
+            continue;            /* its echoed Close is going out, or it is cut */
+        int len = prefix + put_count((char *)frame + 2 + prefix, c->ticks_sent + 1);
+        frame[1] = (uint8_t)len;                    /* under 126: no extended length */
+        ssize_t sent = send(c->fd, frame, (size_t)len + 2, MSG_NOSIGNAL);
+        if (sent == len + 2) {
+            c->ticks_sent++;
+        } else if (sent > 0) {   /* half a frame: the stream is broken, end it */
+            c->closing = true;
+            shutdown(c->fd, SHUT_RDWR);
+        }
+    }
+}
+
+static int tick_timer(void)
+{
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec its = { .it_value = { 0, TICK_NS }, .it_interval = { 0, TICK_NS } };
+    if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0)
+        die("timerfd");
+    return fd;
+}
+
 static void on_writable(struct conn *c)
 {
     if (!flush(c)) {
@@ -228,10 +308,12 @@ static void accept_all(int listener)
     while ((fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct conn *c = malloc(sizeof *c);
+        /* calloc: its zero pages are the kernel's, untouched until used
+         * (assigning a compound literal would write all 2 MiB of buffers) */
+        struct conn *c = calloc(1, sizeof *c);
         if (c == NULL)
-            die("malloc");
-        *c = (struct conn){ .fd = fd };
+            die("calloc");
+        c->fd = fd;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
             die("epoll_ctl");
@@ -261,9 +343,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int listener = listen_on(port);
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    static int listener_tag;
+    static int listener_tag, timer_tag;
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listener_tag };
     if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, listener, &ev) < 0)
+        die("epoll");
+    int timer = tick_timer();
+    ev.data.ptr = &timer_tag;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, timer, &ev) < 0)
         die("epoll");
     fprintf(stderr, "tcp echo floor listening on 127.0.0.1:%ld\n", port);
     struct epoll_event events[256];
@@ -274,6 +360,12 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == &listener_tag) {
                 accept_all(listener);
+                continue;
+            }
+            if (events[i].data.ptr == &timer_tag) {
+                uint64_t expirations;
+                if (read(timer, &expirations, sizeof expirations) == sizeof expirations)
+                    send_ticks();    /* late ones are not made up, as in wspulse */
                 continue;
             }
             struct conn *c = events[i].data.ptr;
