@@ -3,7 +3,9 @@
 of RATIOS, wspulse ÷ a peer in each run and the median, as Markdown on
 stdout. One run moves by ±15-20 % on a shared machine; the median of a few
 runs, each a fair comparison in itself, moves less.
-Run: /usr/bin/python3 bench/runs.py bench/out/RUN1 bench/out/RUN2 ...
+Run: /usr/bin/python3 bench/runs.py [--summary] bench/out/RUN1 bench/out/RUN2 ...
+--summary: instead of a column per run, how many runs had the figure, its
+median and its range (for many runs, some of a subset of the workloads).
 """
 import os
 import statistics
@@ -48,8 +50,9 @@ TICK_RATIOS = [
 ]
 
 
-def label(run, wid):
-    return next((lab for w, lab, _order in run.workloads if w == wid), wid)
+def label(runs, wid):
+    """The workload's description, from the first run that has it."""
+    return next((lab for r in runs for w, lab, _order in r.workloads if w == wid), wid)
 
 
 def wspulse_figure(run, wid, key):
@@ -57,31 +60,40 @@ def wspulse_figure(run, wid, key):
     return None if value is None else float(value)
 
 
-def row(workload, figure, peer, values, unit):
-    cells = ["–" if v is None else f"{v:.2f}{unit}" for v in values]
+def row(workload, figure, peer, values, unit, summary):
     known = [v for v in values if v is not None]
     median = f"{statistics.median(known):.2f}{unit}" if known else "–"
-    print(f"| {workload} | {figure} | {peer} | " + " | ".join(cells) + f" | {median} |")
+    if not summary:
+        cells = ["–" if v is None else f"{v:.2f}{unit}" for v in values]
+        print(f"| {workload} | {figure} | {peer} | " + " | ".join(cells) + f" | {median} |")
+    elif known:
+        spread = f"{min(known):.2f}-{max(known):.2f}{unit}"
+        print(f"| {workload} | {figure} | {peer} | {len(known)} | {median} | {spread} |")
 
 
 def main():
-    folders = sys.argv[1:]
+    summary = "--summary" in sys.argv[1:]
+    folders = [a for a in sys.argv[1:] if a != "--summary"]
     if not folders:
-        sys.exit("usage: runs.py RUN_FOLDER...")
+        sys.exit("usage: runs.py [--summary] RUN_FOLDER...")
     runs = [Run(f, ["wspulse", "uws", "tcp_echo"]) for f in folders]
-    names = [os.path.basename(f.rstrip("/")) for f in folders]
-    print("| workload | figure | wspulse ÷ | " + " | ".join(names) + " | median |")
-    print("|---|---|---|" + "---:|" * (len(runs) + 1))
+    if summary:
+        print("| workload | figure | wspulse ÷ | runs | median | range |")
+        print("|---|---|---|---:|---:|---:|")
+    else:
+        names = [os.path.basename(f.rstrip("/")) for f in folders]
+        print("| workload | figure | wspulse ÷ | " + " | ".join(names) + " | median |")
+        print("|---|---|---|" + "---:|" * (len(runs) + 1))
     for wid, figure, key, peer in RATIOS:
         values = [ratio(r.figure(wid, "wspulse", key), r.figure(wid, peer, key)) for r in runs]
-        row(label(runs[-1], wid), figure, NAMES[peer], values, "×")
+        row(label(runs, wid), figure, NAMES[peer], values, "×", summary)
     for wid, figure, ours, theirs in TICK_RATIOS:
         values = [ratio(r.figure(*ours), r.figure(*theirs)) for r in runs]
-        row(label(runs[-1], wid), figure, "", values, "×")
-    jitter = [wspulse_figure(r, "ticks_10k", "jitter_ms.p99") for r in runs]
-    row(label(runs[-1], "ticks_10k"), "jitter p99 (ms, not a ratio)", "", jitter, "")
-    late = [wspulse_figure(r, "ticks_10k", "late_ms.p99") for r in runs]
-    row(label(runs[-1], "ticks_10k"), "lateness p99 (ms, not a ratio)", "", late, "")
+        row(label(runs, wid), figure, "", values, "×", summary)
+    for key, figure in (("jitter_ms.p99", "jitter p99 (ms, not a ratio)"),
+                        ("late_ms.p99", "lateness p99 (ms, not a ratio)")):
+        values = [wspulse_figure(r, "ticks_10k", key) for r in runs]
+        row(label(runs, "ticks_10k"), figure, "", values, "", summary)
 
 
 if __name__ == "__main__":
