@@ -3,10 +3,11 @@
  * same connection: a gap is an inter-arrival time over --gap-ms, jitter is
  * |inter-arrival - --tick-ms|. And with its schedule: lateness is arrival
  * minus the tick's "timestamp_ms" (one machine, one wall clock; the stamp
- * is in whole milliseconds, so up to 1 ms of it is the stamp's rounding). The server numbers each connection's ticks
- * ("message_count" from 1 with no holes, README), so a hole is a lost tick,
- * which fails the run; gaps alone do not (a stall is what this mode is for
- * finding, and the summary says how many). */
+ * is in whole milliseconds, so up to 1 ms of it is the stamp's rounding).
+ * The server numbers each connection's ticks ("message_count" from 1 with
+ * no holes, README), so a hole is a lost tick, which fails the run; gaps
+ * alone do not (a stall is what this mode is for finding, and the summary
+ * says how many). */
 #include <string.h>
 
 #include "bench.h"
