@@ -3,11 +3,8 @@ and its --json summary must hold the expected fields with sane values; a
 wrong echo, a refused connection and bad options give their exit statuses;
 Ctrl+C still prints a summary. Figures are checked for sanity only (more
 than zero, nothing lost), never for speed: the test machine may be busy."""
-import base64
-import hashlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -15,6 +12,7 @@ import threading
 import time
 import unittest
 
+from raw_server import read_head, server_frame, switching_protocols
 from wspulse_test import BINARY, OUT, TIME_SCALE, Server, timeout
 
 
@@ -205,20 +203,17 @@ def serve_stale_ticks(listener, age_ms):
     """Accept WebSocket clients and send each a tick every 50 ms stamped
     age_ms before it is sent (RFC 6455 handshake, unmasked text frames)."""
     def one(sock):
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += sock.recv(4096)
-        key = re.search(rb"(?i)sec-websocket-key: *(\S+)", head).group(1)
-        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
-                                  .digest())
-        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        head = read_head(sock)
+        if head is None:         # the client went before its request
+            sock.close()
+            return
         try:
+            sock.sendall(switching_protocols(head))
             for count in range(1, 1000):
                 text = json.dumps({"type": "timestamp", "message_count": count,
                                    "timestamp_ms": int(time.time() * 1000) - age_ms},
-                                  separators=(",", ":")).encode()
-                sock.sendall(bytes([0x81, len(text)]) + text)
+                                  separators=(",", ":"))
+                sock.sendall(server_frame(text))
                 time.sleep(0.05)
         except OSError:
             pass                 # the bench went

@@ -5,10 +5,7 @@ timestamp_ms no clock can hold. Every client must show a server's bytes with
 their controls made visible (ESC as ^[, BEL as ^G), never raw, must fail a
 handshake RFC 6455 §4.1 forbids, and must survive any number in a tick (no
 signed overflow: the sanitizer build would stop there, without a summary)."""
-import base64
-import hashlib
 import json
-import re
 import socket
 import socketserver
 import subprocess
@@ -17,18 +14,12 @@ import time
 import unittest
 
 from wspulse_test import BINARY, timeout
+from raw_server import read_head, server_frame, switching_protocols
 from terminal import SANITIZER_MARKS
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 EVIL_STATUS = b"HTTP/1.1 404 \x1b]0;owned\x07\x1b[2JNot Here"
 INT64_MIN = -9223372036854775808
 INT64_MAX = 9223372036854775807
-
-
-def server_frame(text):
-    data = text.encode()
-    assert len(data) < 126
-    return bytes([0x81, len(data)]) + data
 
 
 def read_to_eof(sock):
@@ -43,26 +34,18 @@ class Hostile(socketserver.BaseRequestHandler):
 
     def handle(self):
         sock = self.request
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            head += chunk
+        head = read_head(sock)
+        if head is None:
+            return
         if self.server.mode == "evil-status":
             sock.sendall(EVIL_STATUS + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
-        key = re.search(rb"(?i)sec-websocket-key: *(\S+)", head).group(1)
-        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
         if self.server.mode == "subprotocol":
             self.server.requests.append(head)
-            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
-                         b"\r\nSec-WebSocket-Protocol: chat\r\n\r\n")
+            sock.sendall(switching_protocols(head, b"Sec-WebSocket-Protocol: chat\r\n"))
             self.server.after_answer.append(read_to_eof(sock))
             return
-        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        sock.sendall(switching_protocols(head))
         now = int(time.time() * 1000)
         for count, stamp in ((1, now), (2, INT64_MIN), (3, INT64_MAX), (4, INT64_MIN),
                              (5, -1)):
