@@ -30,6 +30,8 @@
 #                                    from a clean checkout while the tree has edits in progress
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=bench/serves.sh
+. bench/serves.sh
 
 PY=/usr/bin/python3
 WSPULSE=${WSPULSE:-./wspulse}
@@ -184,13 +186,6 @@ prepare_npm()
         [ -x "$PEERS/node_modules/@oven/$pkg/bin/bun" ] && BUN=$PEERS/node_modules/@oven/$pkg/bin/bun
     fi
     "$BUN" --version >/dev/null 2>&1 || BROKEN[bun]="bun does not run (see $OUT/npm-ci.log)"
-}
-
-# Whether server $1 has the endpoints of workload mode $2: every server but
-# the TCP floor, which only echoes and ticks, has them all.
-serves()
-{
-    [ "$1" != tcp_echo ] || [ "$2" = echo ] || [ "$2" = ticks ]
 }
 
 # The command line of server $1 on port $2.

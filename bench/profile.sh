@@ -17,6 +17,8 @@
 # bench/out/profile-RUN/ and prints one Markdown block per workload.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=bench/serves.sh
+. bench/serves.sh
 
 PY=/usr/bin/python3
 WSPULSE=${WSPULSE:-./wspulse}
@@ -51,7 +53,8 @@ free_port()
 
 profile_one()
 {
-    local id=$1 mode=$2 path=$3 opts=$4 name=$5 port pid load base=$OUT/$id.$name
+    local id=$1 mode=$2 path=$3 opts=$4 name=$5 port pid load
+    local base=$OUT/$id.$name
     port=$(free_port)
     case $name in
     wspulse) taskset -c 0 "${ISOLATE[@]}" "$WSPULSE" --port "$port" --log-level warn >"$base.log" 2>&1 & ;;
@@ -129,7 +132,7 @@ for w in "${WORKLOADS[@]}"; do
     for name in "${SERVERS[@]}"; do
         path=$wpath
         [ "$name" = uws ] && path=$upath
-        [ "$name" = tcp_echo ] && [ "$mode" != echo ] && [ "$mode" != ticks ] && path=
+        serves "$name" "$mode" || path=
         [ -z "$path" ] && continue          # the peer has no such endpoint
         echo "$id, $name:"
         profile_one "$id" "$mode" "$path" "$opts" "$name"
