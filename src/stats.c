@@ -62,14 +62,14 @@ void stats_count_close(uint16_t code)
         stats.closes_by_code[16]++;
 }
 
-void stats_count_tick_lateness(double late_ms)
+void stats_observe_ms(struct stats_ms_histogram *h, double ms)
 {
     int i = 0;
-    while (i < STATS_LATENESS_BUCKETS && late_ms > stats_lateness_bounds_ms[i])
+    while (i < STATS_LATENESS_BUCKETS && ms > stats_lateness_bounds_ms[i])
         i++;
-    stats.tick_late_buckets[i]++;
-    stats.tick_late_sum_ms += late_ms;
-    stats.tick_count++;
+    h->buckets[i]++;
+    h->sum_ms += ms;
+    h->count++;
 }
 
 bool stats_ticks_healthy(uint64_t now_ms)
@@ -162,7 +162,7 @@ size_t stats_render_json(char *out, size_t cap, uint64_t now_ms, size_t open_con
     json_member_uint(&w, "refused_no_fds", stats.refused_no_fds);
     json_member_uint(&w, "buffered_bytes", stats.buffered_bytes);
     json_member_uint(&w, "over_buffered", k.over_buffered);
-    json_member_uint(&w, "ticks", stats.tick_count);
+    json_member_uint(&w, "ticks", stats.tick_late.count);
     json_member_uint(&w, "chat_online", stats.chat_online);
     json_member_object(&w, "chat");
     json_member_uint(&w, "online", stats.chat_online);
@@ -235,20 +235,30 @@ static void counter(struct text *t, const char *name, const char *help, uint64_t
     put(t, "wspulse_%s %" PRIu64 "\n", name, v);
 }
 
-static void lateness_histogram(struct text *t)
+static void histogram(struct text *t, const char *name, const char *help,
+                      const struct stats_ms_histogram *h)
 {
-    family(t, "tick_lateness_seconds", "histogram",
-           "How late each tick of the timestamp stream fired against its schedule.");
+    family(t, name, "histogram", help);
     uint64_t cumulative = 0;
     for (int i = 0; i < STATS_LATENESS_BUCKETS; i++) {
-        cumulative += stats.tick_late_buckets[i];
-        put(t, "wspulse_tick_lateness_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+        cumulative += h->buckets[i];
+        put(t, "wspulse_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
             stats_lateness_bounds_ms[i] / 1000.0, cumulative);
     }
-    cumulative += stats.tick_late_buckets[STATS_LATENESS_BUCKETS];
-    put(t, "wspulse_tick_lateness_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cumulative);
-    put(t, "wspulse_tick_lateness_seconds_sum %.6f\n", stats.tick_late_sum_ms / 1000.0);
-    put(t, "wspulse_tick_lateness_seconds_count %" PRIu64 "\n", stats.tick_count);
+    cumulative += h->buckets[STATS_LATENESS_BUCKETS];
+    put(t, "wspulse_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+    put(t, "wspulse_%s_sum %.6f\n", name, h->sum_ms / 1000.0);
+    put(t, "wspulse_%s_count %" PRIu64 "\n", name, h->count);
+}
+
+static void tick_histograms(struct text *t)
+{
+    histogram(t, "tick_lateness_seconds",
+              "How late each tick of the timestamp stream fired against its schedule.",
+              &stats.tick_late);
+    histogram(t, "tick_send_seconds",
+              "How long each tick took to go out: from its firing until every "
+              "client's frame was handed to the kernel.", &stats.tick_send);
 }
 
 static void closes(struct text *t)
@@ -366,6 +376,6 @@ size_t stats_render_prometheus(char *out, size_t cap, uint64_t now_ms, size_t op
             stats.sensor_samples_logged);
     if (stats.broker.enabled)
         broker_metrics(&t);
-    lateness_histogram(&t);
+    tick_histograms(&t);
     return t.overflow ? 0 : t.len;
 }

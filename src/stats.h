@@ -39,9 +39,15 @@ struct stats_broker {
     uint64_t chat_online_cluster;        /* chat clients of every instance */
 };
 
-/* Bucket upper bounds of the tick-lateness histogram, in milliseconds. */
+/* Bucket upper bounds of the tick histograms, in milliseconds. */
 #define STATS_LATENESS_BUCKETS 10
 extern const double stats_lateness_bounds_ms[STATS_LATENESS_BUCKETS];
+
+struct stats_ms_histogram {
+    uint64_t buckets[STATS_LATENESS_BUCKETS + 1];    /* last: +Inf */
+    double   sum_ms;
+    uint64_t count;
+};
 
 struct stats {
     uint64_t start_mono_ms;
@@ -57,9 +63,9 @@ struct stats {
                                             refused_full) */
     uint64_t buffered_bytes;             /* of unfinished messages, held now (set
                                             by the caller of stats_render_*) */
-    uint64_t tick_count;
-    uint64_t tick_late_buckets[STATS_LATENESS_BUCKETS + 1];  /* last: +Inf */
-    double   tick_late_sum_ms;
+    struct stats_ms_histogram tick_late;     /* the timer's firing after the schedule */
+    struct stats_ms_histogram tick_send;     /* from then until every client's frame
+                                                was handed to the kernel */
     uint64_t last_tick_mono_ms;
     uint32_t tick_interval_ms;
     uint64_t chat_online;
@@ -80,7 +86,7 @@ void stats_init(uint64_t now_ms, uint32_t tick_interval_ms);
 #define STATS_MAX_LOOPS 4
 void stats_add_loop(const struct conn_env *env);
 void stats_count_close(uint16_t code);
-void stats_count_tick_lateness(double late_ms);
+void stats_observe_ms(struct stats_ms_histogram *h, double ms);
 /* The tick loop is healthy: the last tick is at most a few intervals old. */
 bool stats_ticks_healthy(uint64_t now_ms);
 

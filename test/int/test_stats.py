@@ -12,6 +12,7 @@ import json
 import math
 import re
 import socket
+import time
 import unittest
 
 import websockets
@@ -444,6 +445,42 @@ class MetricsTest(StatsCase):
             self.assertEqual(count, counts[-1], f"{family}: _count != +Inf bucket")
             self.assertGreater(count, 0, f"{family}: nothing observed")
             self.assertGreaterEqual(sample_value(samples, family + "_sum"), 0)
+
+    def tick_send_figures(self):
+        """(ticks so far, seconds spent sending them) from /metrics."""
+        types, _, samples = parse_exposition(self, get_metrics(self.srv)[1])
+        send, late = "wspulse_tick_send_seconds", "wspulse_tick_lateness_seconds"
+        self.assertEqual(types.get(send), "histogram", sorted(types))
+        # Both are observed by the same timer callback, so /metrics (served
+        # between two loop iterations) always sees them at the same count.
+        count = sample_value(samples, send + "_count")
+        self.assertEqual(count, sample_value(samples, late + "_count"))
+        return count, sample_value(samples, send + "_sum")
+
+    def mean_tick_send(self, before, after):
+        ticks = after[0] - before[0]
+        self.assertGreaterEqual(ticks, 5)
+        return (after[1] - before[1]) / ticks
+
+    @timeout(15)
+    def test_tick_send_time_grows_with_the_clients(self):
+        """The time a tick takes to go out is the sends: ticks to 200
+        clients take longer than ticks to none (a send costs microseconds,
+        formatting the tick once about as much as one send)."""
+        def with_clients(n):
+            # Raw clients that never read: 20 ticks of ~150 B stay within
+            # their socket buffers, and closing them needs no handshake.
+            clients = [ws_connect_raw(self.srv.port, b"/ticks")[0] for _ in range(n)]
+            before = self.tick_send_figures()
+            time.sleep(0.2)                          # 20 ticks at --tick-ms 10
+            after = self.tick_send_figures()
+            for sock in clients:
+                sock.close()
+            return before, after
+        alone = with_clients(0)
+        crowd = with_clients(200)
+        self.assertGreater(self.mean_tick_send(*crowd), 3 * self.mean_tick_send(*alone))
+        self.assertLess(self.mean_tick_send(*crowd), 1.0)
 
     @timeout(10)
     def test_metrics_agree_with_stats(self):
