@@ -5,7 +5,9 @@ stdout. One run moves by ±15-20 % on a shared machine; the median of a few
 runs, each a fair comparison in itself, moves less.
 Run: /usr/bin/python3 bench/runs.py [--summary] bench/out/RUN1 bench/out/RUN2 ...
 --summary: instead of a column per run, how many runs had the figure, its
-median and its range (for many runs, some of a subset of the workloads).
+median, its range (for many runs, some of a subset of the workloads) and in
+how many of them wspulse was ahead (a ratio under 1 where less is better, over
+1 where more is).
 """
 import os
 import statistics
@@ -15,6 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import NAMES, Run, ratio  # noqa: E402
 
 # (workload, figure label, key, peer): the ratios issue 10 set targets for.
+# Which way is better follows from the key: per-unit CPU and bytes are less
+# is better, rates more is better.
 CPU = "calc:cpu_per:"
 RATIOS = [
     ("echo_deep", "server CPU per message", CPU + "msg_per_s", "uws"),
@@ -47,7 +51,13 @@ TICK_RATIOS = [
      TICK_CPU, ("ticks_10k", "tcp_echo", CPU + "calc:per_s:messages")),
     ("ticks_10k", "lateness p99 ÷ the TCP floor's",
      ("ticks_10k", "wspulse", "late_ms.p99"), ("ticks_10k", "tcp_echo", "late_ms.p99")),
+    ("ticks_10k", "jitter p99 ÷ the TCP floor's",
+     ("ticks_10k", "wspulse", "jitter_ms.p99"), ("ticks_10k", "tcp_echo", "jitter_ms.p99")),
 ]
+
+
+def less_is_better(key):
+    return key.startswith(CPU) or key.startswith("server_bytes") or key.endswith("_ms.p99")
 
 
 def label(runs, wid):
@@ -60,7 +70,15 @@ def wspulse_figure(run, wid, key):
     return None if value is None else float(value)
 
 
-def row(workload, figure, peer, values, unit, summary):
+def ahead(known, key):
+    """In how many of the runs wspulse was ahead; blank for a plain figure."""
+    if key is None:
+        return ""
+    wins = sum(v < 1 if less_is_better(key) else v > 1 for v in known)
+    return f"{wins} of {len(known)}"
+
+
+def row(workload, figure, peer, values, unit, summary, key=None):
     known = [v for v in values if v is not None]
     median = f"{statistics.median(known):.2f}{unit}" if known else "–"
     if not summary:
@@ -68,7 +86,8 @@ def row(workload, figure, peer, values, unit, summary):
         print(f"| {workload} | {figure} | {peer} | " + " | ".join(cells) + f" | {median} |")
     elif known:
         spread = f"{min(known):.2f}-{max(known):.2f}{unit}"
-        print(f"| {workload} | {figure} | {peer} | {len(known)} | {median} | {spread} |")
+        print(f"| {workload} | {figure} | {peer} | {len(known)} | {median} | {spread} "
+              f"| {ahead(known, key)} |")
 
 
 def main():
@@ -78,18 +97,18 @@ def main():
         sys.exit("usage: runs.py [--summary] RUN_FOLDER...")
     runs = [Run(f, ["wspulse", "uws", "tcp_echo"]) for f in folders]
     if summary:
-        print("| workload | figure | wspulse ÷ | runs | median | range |")
-        print("|---|---|---|---:|---:|---:|")
+        print("| workload | figure | wspulse ÷ | runs | median | range | wspulse ahead |")
+        print("|---|---|---|---:|---:|---:|---:|")
     else:
         names = [os.path.basename(f.rstrip("/")) for f in folders]
         print("| workload | figure | wspulse ÷ | " + " | ".join(names) + " | median |")
         print("|---|---|---|" + "---:|" * (len(runs) + 1))
     for wid, figure, key, peer in RATIOS:
         values = [ratio(r.figure(wid, "wspulse", key), r.figure(wid, peer, key)) for r in runs]
-        row(label(runs, wid), figure, NAMES[peer], values, "×", summary)
+        row(label(runs, wid), figure, NAMES[peer], values, "×", summary, key)
     for wid, figure, ours, theirs in TICK_RATIOS:
         values = [ratio(r.figure(*ours), r.figure(*theirs)) for r in runs]
-        row(label(runs, wid), figure, "", values, "×", summary)
+        row(label(runs, wid), figure, "", values, "×", summary, ours[2])
     for key, figure in (("jitter_ms.p99", "jitter p99 (ms, not a ratio)"),
                         ("late_ms.p99", "lateness p99 (ms, not a ratio)")):
         values = [wspulse_figure(r, "ticks_10k", key) for r in runs]
