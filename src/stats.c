@@ -258,7 +258,8 @@ static void tick_histograms(struct text *t)
               &stats.tick_late);
     histogram(t, "tick_send_seconds",
               "How long each tick took to go out: from its firing until every "
-              "client's frame was handed to the kernel.", &stats.tick_send);
+              "client's frame was written (or queued, for a client whose socket "
+              "is full).", &stats.tick_send);
 }
 
 static void closes(struct text *t)

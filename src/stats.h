@@ -65,7 +65,7 @@ struct stats {
                                             by the caller of stats_render_*) */
     struct stats_ms_histogram tick_late;     /* the timer's firing after the schedule */
     struct stats_ms_histogram tick_send;     /* from then until every client's frame
-                                                was handed to the kernel */
+                                                was written (or queued) */
     uint64_t last_tick_mono_ms;
     uint32_t tick_interval_ms;
     uint64_t chat_online;
