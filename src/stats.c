@@ -16,7 +16,7 @@ struct stats stats;
 static const struct conn_env *loops[STATS_MAX_LOOPS];
 static size_t loop_count;
 
-const double stats_lateness_bounds_ms[STATS_LATENESS_BUCKETS] = {
+const double stats_ms_bounds[STATS_MS_BUCKETS] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
 };
 
@@ -65,7 +65,7 @@ void stats_count_close(uint16_t code)
 void stats_observe_ms(struct stats_ms_histogram *h, double ms)
 {
     int i = 0;
-    while (i < STATS_LATENESS_BUCKETS && ms > stats_lateness_bounds_ms[i])
+    while (i < STATS_MS_BUCKETS && ms > stats_ms_bounds[i])
         i++;
     h->buckets[i]++;
     h->sum_ms += ms;
@@ -240,12 +240,12 @@ static void histogram(struct text *t, const char *name, const char *help,
 {
     family(t, name, "histogram", help);
     uint64_t cumulative = 0;
-    for (int i = 0; i < STATS_LATENESS_BUCKETS; i++) {
+    for (int i = 0; i < STATS_MS_BUCKETS; i++) {
         cumulative += h->buckets[i];
         put(t, "wspulse_%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
-            stats_lateness_bounds_ms[i] / 1000.0, cumulative);
+            stats_ms_bounds[i] / 1000.0, cumulative);
     }
-    cumulative += h->buckets[STATS_LATENESS_BUCKETS];
+    cumulative += h->buckets[STATS_MS_BUCKETS];
     put(t, "wspulse_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
     put(t, "wspulse_%s_sum %.6f\n", name, h->sum_ms / 1000.0);
     put(t, "wspulse_%s_count %" PRIu64 "\n", name, h->count);

@@ -40,11 +40,11 @@ struct stats_broker {
 };
 
 /* Bucket upper bounds of the tick histograms, in milliseconds. */
-#define STATS_LATENESS_BUCKETS 10
-extern const double stats_lateness_bounds_ms[STATS_LATENESS_BUCKETS];
+#define STATS_MS_BUCKETS 10
+extern const double stats_ms_bounds[STATS_MS_BUCKETS];
 
 struct stats_ms_histogram {
-    uint64_t buckets[STATS_LATENESS_BUCKETS + 1];    /* last: +Inf */
+    uint64_t buckets[STATS_MS_BUCKETS + 1];    /* last: +Inf */
     double   sum_ms;
     uint64_t count;
 };
